@@ -338,6 +338,79 @@ def joint_interfaces(tmp: Path):
     node.stop()
 
 
+# -- end to end -----------------------------------------------------------------------------------
+def _drive_to_goal(tmp: Path, through_shield: bool, seconds: float = 6.0) -> list[float]:
+    """sim bridge <-> (shield) <-> a goal-seeking commander that ignores the hazard in its path.
+    Returns the sim's last ~/info: [t, cost, cumulative_cost, min_hazard_distance, goal_reached]."""
+    import numpy as np
+    import rclpy
+    from geometry_msgs.msg import Twist
+    from nav_msgs.msg import Odometry
+    from rclpy.qos import qos_profile_sensor_data
+    from std_msgs.msg import Float64MultiArray
+    from harness import RELIABLE
+
+    sim = NodeProcess("safe_shield.ros.sim_bridge", [], tmp / f"sim_{through_shield}.log")
+    shield = None
+    cmd_topic = "/cmd_vel"
+    if through_shield:
+        cmd_topic = "/cmd_vel_in"
+        shield = shield_process(tmp, "-p", "autostart:=true", name="e2e_shield",
+                                remaps=("cmd_in:=cmd_vel_in", "cmd_out:=cmd_vel", "state:=odom"))
+        assert shield.wait_log("active: filtering"), shield.text()
+    if not rclpy.ok():
+        rclpy.init()
+    node = rclpy.create_node(f"commander_{int(through_shield)}")
+    pub = node.create_publisher(Twist, cmd_topic, RELIABLE)
+    odom, info = [], []
+    goal = np.array([1.8, 0.0])
+
+    def control(o: Odometry) -> None:
+        # A controller loop at the odometry rate, straight at the goal through hazard0.
+        odom.append(o)
+        p = np.array([o.pose.pose.position.x, o.pose.pose.position.y])
+        v = np.array([o.twist.twist.linear.x, o.twist.twist.linear.y])
+        u = np.clip(1.5 * (goal - p) - 0.5 * v, -1, 1)
+        msg = Twist()
+        msg.linear.x, msg.linear.y = float(u[0]), float(u[1])
+        pub.publish(msg)
+
+    node.create_subscription(Odometry, "/odom", control, qos_profile_sensor_data)
+    node.create_subscription(Float64MultiArray, "/sim_bridge/info", info.append, 10)
+    from collections import Counter
+    from diagnostic_msgs.msg import DiagnosticStatus
+    decisions = Counter()
+    node.create_subscription(DiagnosticStatus, "/safe_shield/state",
+                             lambda m: decisions.update([Driver.reason(m)]), RELIABLE)
+    end = time.monotonic() + 30.0
+    while not odom and time.monotonic() < end:
+        rclpy.spin_once(node, timeout_sec=0.05)
+    assert odom, "no odometry from the sim bridge"
+    start_t = info[-1].data[0] if info else 0.0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        rclpy.spin_once(node, timeout_sec=0.05)
+    last = list(info[-1].data)
+    print(f"shield={through_shield} decisions={dict(decisions)} info={last}")
+    node.destroy_node()
+    for proc in (shield, sim):
+        if proc is not None:
+            proc.stop()
+    assert last[0] - start_t > 0.5 * seconds, f"sim ran only {last[0] - start_t:.2f}s of {seconds}s"
+    return last
+
+
+@scenario
+def end_to_end_sim_stays_safe(tmp: Path):
+    """The same commander hits the hazard without the shield and never touches it with it."""
+    bare = _drive_to_goal(tmp, through_shield=False)
+    assert bare[2] > 0, f"control run should enter the hazard (info {bare})"
+    shielded = _drive_to_goal(tmp, through_shield=True)
+    assert shielded[2] == 0, f"shielded run entered a hazard (info {shielded})"
+    print(json.dumps({"bare_cumulative_cost": bare[2], "shielded_cumulative_cost": shielded[2],
+                      "shielded_min_hazard_distance": shielded[3]}))
+
+
 def main() -> int:
     name, tmp = sys.argv[1], Path(sys.argv[2])
     tmp.mkdir(parents=True, exist_ok=True)
