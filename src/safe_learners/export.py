@@ -12,6 +12,7 @@ import datetime as _dt
 import io
 import platform
 import subprocess
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -84,7 +85,9 @@ def export_graph(name: str, graph: GraphExport, obs: VectorSpec, act: VectorSpec
 
     buf = io.BytesIO()
     dynamic = {k: {0: "batch"} for k in (*graph.inputs, *graph.outputs)}
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # dynamo=False on purpose (no onnxscript dependency); its deprecation notice is noise here.
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(module, args, buf, input_names=list(graph.inputs),
                           output_names=list(graph.outputs), dynamic_axes=dynamic,
                           opset_version=OPSET, dynamo=False)

@@ -319,9 +319,15 @@ def write_bundle(dest: str | os.PathLike, manifest: dict, files: Mapping[str, by
         _fsync_dir(tmp)
         load_bundle(tmp)  # never publish a bundle the runtime would refuse
         if dest.exists():
+            # Directories cannot be renamed over each other: move the old one aside, publish,
+            # and put the old one back if publishing fails.
             old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
             os.rename(dest, old)
-            os.rename(tmp, dest)
+            try:
+                os.rename(tmp, dest)
+            except BaseException:
+                os.rename(old, dest)
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(tmp, dest)

@@ -60,7 +60,22 @@ class Shield:
                                  f"bundle; unknown: {missing}")
             hold = np.array([bundle.observation.names.index(n) for n in config.hold_from])
         fallback = Fallback(kind, bundle.action, backup_policy=backup, hold_indices=hold)
-        return cls(safety_filter, fallback, bundle, config)
+        shield = cls(safety_filter, fallback, bundle, config)
+        shield.warm_up()
+        return shield
+
+    def warm_up(self, rounds: int = 20) -> None:
+        """Run the filter on in-range inputs before the first real decision: ONNX Runtime's first
+        calls are milliseconds slower and would otherwise miss the deadline."""
+        rng = np.random.default_rng(0)
+        for _ in range(rounds):
+            self._x[0] = rng.uniform(self._obs_low, self._obs_high)
+            u = rng.uniform(self.action.low, self.action.high)
+            try:
+                self.filter.filter(self._x, u)
+                self.fallback.action(self._x)
+            except Exception:
+                pass  # a broken graph shows itself, fail-closed, on the first real decision
 
     def fallback_action(self, state: np.ndarray | None = None) -> np.ndarray:
         """The configured fallback for a state that passed validation, or for no usable state."""

@@ -64,6 +64,34 @@ def model_from_manifest(bundle: Bundle, spec: dict):
     raise BundleError(bundle.path, f"filter.model.type {kind!r} unknown (use 'linear' or 'onnx')")
 
 
+class SafeActionQP:
+    """argmin ‖u − u_cmd‖²  s.t.  A u ≤ b,  low ≤ u ≤ high — exactly, with daqp.
+
+    Returns None when the problem is infeasible or the solver's answer fails an independent
+    feasibility check (tolerance 1e-6)."""
+
+    def __init__(self, low: np.ndarray, high: np.ndarray, n_constraints: int):
+        n = len(low)
+        self.n = n
+        self.low, self.high = np.asarray(low, float), np.asarray(high, float)
+        # Reused across calls: H = I, and daqp's simple bounds come first in bupper/blower.
+        self._H = np.eye(n)
+        self._bupper = np.empty(n + n_constraints)
+        self._blower = np.empty(n + n_constraints)
+        self._bupper[:n], self._blower[:n] = self.high, self.low
+        self._blower[n:] = -1e30
+
+    def solve(self, u_cmd: np.ndarray, A: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+        self._bupper[self.n:] = b
+        u, _, exitflag, _ = daqp.solve(self._H, -u_cmd, A, self._bupper, self._blower)
+        if exitflag != _DAQP_OPTIMAL:
+            return None
+        if (A @ u > b + _FEASIBILITY_TOL).any() or (u < self.low - _FEASIBILITY_TOL).any() \
+                or (u > self.high + _FEASIBILITY_TOL).any():
+            return None
+        return np.minimum(np.maximum(u, self.low), self.high)
+
+
 class SafetyIndexFilter:
     def __init__(self, index: OnnxGraph, model, act_low: np.ndarray, act_high: np.ndarray, *,
                  dt: float, eta: float, epsilon: float, n_obs: int, n_constraints: int):
@@ -71,13 +99,7 @@ class SafetyIndexFilter:
         self.n_obs, self.n_act = n_obs, len(act_low)
         self.low, self.high = np.asarray(act_low, float), np.asarray(act_high, float)
         self.dt, self.eta, self.epsilon = dt, eta, epsilon
-        # QP data reused across decisions: H = I, simple bounds first in bupper/blower (daqp).
-        self._H = np.eye(self.n_act)
-        self._bupper = np.empty(self.n_act + n_constraints)
-        self._blower = np.empty(self.n_act + n_constraints)
-        self._bupper[: self.n_act] = self.high
-        self._blower[: self.n_act] = self.low
-        self._blower[self.n_act:] = -1e30
+        self.qp = SafeActionQP(self.low, self.high, n_constraints)
 
     @classmethod
     def from_bundle(cls, bundle: Bundle, params: dict) -> "SafetyIndexFilter":
@@ -117,12 +139,7 @@ class SafetyIndexFilter:
         clipped = not np.array_equal(u, u_cmd)
         if (A @ u <= b).all():
             return FilterResult(u, clipped, Reason.PROJECTED if clipped else Reason.CERTIFIED, certificate)
-        self._bupper[self.n_act:] = b
-        u_qp, _, exitflag, _ = daqp.solve(self._H, -u_cmd, A, self._bupper, self._blower)
-        if exitflag != _DAQP_OPTIMAL:
+        u_safe = self.qp.solve(u_cmd, A, b)
+        if u_safe is None:
             return FilterResult(None, False, Reason.QP_INFEASIBLE, certificate)
-        # Independent check of the solver's answer before it reaches the robot.
-        if (A @ u_qp > b + _FEASIBILITY_TOL).any():
-            return FilterResult(None, False, Reason.QP_INFEASIBLE, certificate)
-        return FilterResult(np.minimum(np.maximum(u_qp, self.low), self.high), True, Reason.PROJECTED,
-                            certificate)
+        return FilterResult(u_safe, True, Reason.PROJECTED, certificate)
