@@ -56,6 +56,32 @@ class OnnxGraph:
     def __call__(self, **feeds: np.ndarray) -> list[np.ndarray]:
         return self.session.run(self.output_names, feeds)
 
+    def bind(self, batch: int) -> "BoundGraph":
+        """A fixed-batch call with preallocated input and output arrays (see BoundGraph)."""
+        return BoundGraph(self, batch)
+
+
+class BoundGraph:
+    """The hot-path form of a graph: ONNX Runtime reads ``inputs[name]`` and writes
+    ``outputs[name]`` in place through IOBinding, so a call allocates nothing and skips the
+    per-call conversion of ``session.run`` (measured: about a third of a small graph's cost).
+    Not reentrant: one per thread."""
+
+    def __init__(self, graph: OnnxGraph, batch: int):
+        self.batch = batch
+        self.session = graph.session
+        self.inputs = {n: np.zeros([batch, *shape[1:]], np.float32) for n, shape in graph.spec.inputs.items()}
+        self.outputs = {n: np.zeros([batch, *shape[1:]], np.float32) for n, shape in graph.spec.outputs.items()}
+        self._binding = graph.session.io_binding()
+        for side, arrays in (("input", self.inputs), ("output", self.outputs)):
+            bind = self._binding.bind_input if side == "input" else self._binding.bind_output
+            for name, arr in arrays.items():
+                bind(name, "cpu", 0, np.float32, list(arr.shape), arr.ctypes.data)
+
+    def __call__(self) -> dict[str, np.ndarray]:
+        self.session.run_with_iobinding(self._binding)
+        return self.outputs
+
 
 def _check_io(actual, declared: dict, side: str, fname: str, where) -> None:
     from .bundle import BundleError

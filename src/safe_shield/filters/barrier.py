@@ -32,7 +32,11 @@ class BarrierFilter:
         self._n_blend = max(2, n // 4)
         # α = 0 is the command itself, α = 1 the backup action: the blend line between them.
         self._alphas = np.linspace(0.0, 1.0, self._n_blend)[:, None]
-        self._obs_batch = np.empty((n, n_obs), np.float32)
+        # Bound (preallocated) calls for the two paths: the command alone, and n candidates.
+        self._h_x = barrier.bind(1)
+        self._step_cmd, self._h_cmd = dynamics.bind(1), barrier.bind(ensemble_size)
+        self._step_cands, self._h_cands = dynamics.bind(n), barrier.bind(n * ensemble_size)
+        self._backup = backup_policy.bind(1)
         self._candidates = np.empty((n, self.n_act), np.float64)
         self._noise = np.empty((n - self._n_blend, self.n_act))
 
@@ -57,29 +61,30 @@ class BarrierFilter:
                    bundle.action.high, n_obs=n_obs, ensemble_size=nxt[1], margin=margin,
                    num_candidates=n, candidate_std=std, seed=seed)
 
-    def _worst_next_h(self, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
+    def _worst_next_h(self, step, h, x: np.ndarray, act: np.ndarray) -> np.ndarray:
         """min over ensemble members of h(μ_k(x, a)), one value per row of act."""
-        (nxt,) = self.dynamics(obs=obs, act=act.astype(np.float32))
-        (h,) = self.barrier(obs=nxt.reshape(-1, self.n_obs))
-        return h.reshape(len(act), self.k).min(axis=1)
+        step.inputs["obs"][:] = x
+        step.inputs["act"][:] = act
+        h.inputs["obs"][:] = step()["next_obs"].reshape(-1, self.n_obs)
+        return h()["h"].reshape(len(act), self.k).min(axis=1)
 
     def filter(self, x: np.ndarray, u_cmd: np.ndarray) -> FilterResult:
-        (h,) = self.barrier(obs=x)
-        h_x = float(h[0, 0])
+        self._h_x.inputs["obs"][:] = x
+        h_x = float(self._h_x()["h"][0, 0])
         if not np.isfinite(h_x):
             return FilterResult(None, False, Reason.MODEL_OUTPUT_NOT_FINITE, h_x)
         if h_x < 0:
             return FilterResult(None, False, Reason.OUTSIDE_CERTIFIED_SET, h_x)
         u = np.clip(u_cmd, self.low, self.high)
         clipped = not np.array_equal(u, u_cmd)
-        worst = self._worst_next_h(x, u[None])
+        worst = self._worst_next_h(self._step_cmd, self._h_cmd, x, u[None])
         if not np.isfinite(worst).all():
             return FilterResult(None, False, Reason.MODEL_OUTPUT_NOT_FINITE, h_x)
         if worst[0] >= self.margin:
             return FilterResult(u, clipped, Reason.CERTIFIED, h_x)
 
-        (u_ref,) = self.backup_policy(obs=x)
-        u_ref = np.clip(u_ref[0].astype(np.float64), self.low, self.high)
+        self._backup.inputs["obs"][:] = x
+        u_ref = np.clip(self._backup()["act"][0].astype(np.float64), self.low, self.high)
         cands = self._candidates
         np.multiply(1.0 - self._alphas, u, out=cands[: self._n_blend])
         cands[: self._n_blend] += self._alphas * u_ref
@@ -87,8 +92,7 @@ class BarrierFilter:
         np.multiply(self._noise, self.candidate_std * self.half_range, out=cands[self._n_blend:])
         cands[self._n_blend:] += u
         np.clip(cands, self.low, self.high, out=cands)
-        self._obs_batch[:] = x
-        worst = self._worst_next_h(self._obs_batch, cands)
+        worst = self._worst_next_h(self._step_cands, self._h_cands, x, cands)
         ok = np.isfinite(worst) & (worst >= self.margin)
         if not ok.any():
             return FilterResult(None, False, Reason.NO_SAFE_CANDIDATE, h_x)

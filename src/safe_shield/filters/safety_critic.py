@@ -29,7 +29,7 @@ class SafetyCriticFilter:
         self._rng = np.random.default_rng(seed)
         n = num_candidates
         self._n_local = n - n // 2
-        self._obs_batch = np.empty((n, n_obs), np.float32)
+        self._one, self._batch = critic.bind(1), critic.bind(n)
         self._candidates = np.empty((n, self.n_act), np.float64)
         # The spread half is fixed: the same coverage of the box at every decision.
         self._candidates[self._n_local:] = self._rng.uniform(self.low, self.high, (n // 2, self.n_act))
@@ -55,8 +55,10 @@ class SafetyCriticFilter:
     def filter(self, x: np.ndarray, u_cmd: np.ndarray) -> FilterResult:
         u = np.clip(u_cmd, self.low, self.high)
         clipped = not np.array_equal(u, u_cmd)
-        (q,) = self.critic(obs=x, act=u[None].astype(np.float32))
-        q_cmd = float(q[0, 0])
+        one = self._one
+        one.inputs["obs"][:] = x
+        one.inputs["act"][0] = u
+        q_cmd = float(one()["q"][0, 0])
         if not np.isfinite(q_cmd):
             return FilterResult(None, False, Reason.MODEL_OUTPUT_NOT_FINITE, q_cmd)
         if q_cmd <= self.epsilon:
@@ -67,9 +69,10 @@ class SafetyCriticFilter:
         np.multiply(self._noise, self.candidate_std * self.half_range, out=local)
         local += u
         np.clip(local, self.low, self.high, out=local)
-        self._obs_batch[:] = x
-        (qs,) = self.critic(obs=self._obs_batch, act=self._candidates.astype(np.float32))
-        qs = qs[:, 0]
+        batch = self._batch
+        batch.inputs["obs"][:] = x
+        batch.inputs["act"][:] = self._candidates
+        qs = batch()["q"][:, 0]
         if not np.isfinite(qs).all():
             return FilterResult(None, False, Reason.MODEL_OUTPUT_NOT_FINITE, q_cmd)
         safe = qs <= self.epsilon

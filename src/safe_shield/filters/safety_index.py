@@ -96,6 +96,9 @@ class SafetyIndexFilter:
     def __init__(self, index: OnnxGraph, model, act_low: np.ndarray, act_high: np.ndarray, *,
                  dt: float, eta: float, epsilon: float, n_obs: int, n_constraints: int):
         self.index, self.model = index, model
+        self._index = index.bind(1)
+        self._obs = self._index.inputs["obs"]
+        self._phi, self._grad = self._index.outputs["phi"][0], self._index.outputs["grad"][0]
         self.n_obs, self.n_act = n_obs, len(act_low)
         self.low, self.high = np.asarray(act_low, float), np.asarray(act_high, float)
         self.dt, self.eta, self.epsilon = dt, eta, epsilon
@@ -122,12 +125,12 @@ class SafetyIndexFilter:
 
     def constraints(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rows (A, b) of the linearised eq. (1), A u ≤ b, and φ(x); x is a float32 row (1, n)."""
-        phi, grad = self.index(obs=x)
-        phi = phi[0].astype(np.float64)
-        J = grad[0].astype(np.float64)
-        f, G = self.model(x[0].astype(np.float64))
+        self._obs[:] = x
+        self._index()
+        phi, J = self._phi, self._grad
+        f, G = self.model(x[0])
         A = self.dt * (J @ G)
-        b = np.maximum(phi - self.eta, 0.0) - self.epsilon - phi - self.dt * (J @ f)
+        b = np.maximum(phi - self.eta, 0.0) - phi - (self.dt * (J @ f) + self.epsilon)
         return A, b, phi
 
     def filter(self, x: np.ndarray, u_cmd: np.ndarray) -> FilterResult:
