@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from safe_shield.bundle import BundleError, VectorSpec
 from safe_shield.config import ShieldConfig
@@ -62,6 +63,13 @@ def test_bad_state_values_fall_back(shield, index, value, reason):
 def test_stale_or_future_stamped_state_falls_back(shield, stamp, now):
     u, d = shield.decide(demo_state(), U_CMD, stamp, now)
     assert_fell_back(shield, u, d, Reason.STATE_STALE)
+
+
+def test_inputs_that_are_not_numbers_fall_back_instead_of_raising(shield):
+    u, d = shield.decide(["a"] * 18, U_CMD, 0.0, 0.0)
+    assert_fell_back(shield, u, d, Reason.STATE_WRONG_SHAPE)
+    u, d = shield.decide(demo_state(), ["fast", "left"], 0.0, 0.0)
+    assert d.outcome is Outcome.FALLBACK and d.reason == Reason.COMMAND_WRONG_SHAPE
 
 
 def test_wrong_shapes_fall_back(shield):
@@ -149,3 +157,17 @@ def test_config_loads_from_yaml(tmp_path):
     path.write_text("shield:\n  state_timeout_s: 0.05\n  fallback: zero\n")
     shield = Shield.from_bundle(DEMO_BUNDLE, path)
     assert shield.config.state_timeout_s == 0.05 and shield.fallback.kind == "zero"
+
+
+any_float = st.floats(allow_nan=True, allow_infinity=True, width=32)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(state=st.lists(any_float, min_size=18, max_size=18), u_cmd=st.lists(any_float, min_size=2, max_size=2),
+       age=st.floats(allow_nan=True, allow_infinity=True))
+def test_any_input_yields_a_finite_in_bounds_action_and_never_raises(shield, state, u_cmd, age):
+    u, d = shield.decide(np.array(state), np.array(u_cmd), 0.0, age)
+    assert np.isfinite(u).all()
+    assert (u >= shield.action.low).all() and (u <= shield.action.high).all()
+    if not np.isfinite(state).all() or not np.isfinite(u_cmd).all() or not abs(age) <= 0.1:
+        assert d.outcome is Outcome.FALLBACK

@@ -95,9 +95,11 @@ class Shield:
                now: float) -> tuple[np.ndarray, Decision]:
         """Filter one command. ``state_stamp`` and ``now`` are seconds on the same clock."""
         t0 = time.perf_counter()
-        state = np.asarray(state)
-        u_cmd = np.asarray(u_cmd, dtype=np.float64)
         x = self._x
+        try:
+            state = np.asarray(state, dtype=np.float32)
+        except (TypeError, ValueError):  # not numbers at all
+            return self._fall_back(None, Reason.STATE_WRONG_SHAPE, t0)
         if state.shape != (x.shape[1],):
             return self._fall_back(None, Reason.STATE_WRONG_SHAPE, t0)
         x[0] = state
@@ -109,6 +111,10 @@ class Shield:
         if not (-self.config.state_timeout_s <= age <= self.config.state_timeout_s):
             return self._fall_back(None, Reason.STATE_STALE, t0)
         self.fallback.observe(x)
+        try:
+            u_cmd = np.asarray(u_cmd, dtype=np.float64)
+        except (TypeError, ValueError):
+            return self._fall_back(x, Reason.COMMAND_WRONG_SHAPE, t0)
         if u_cmd.shape != (self.action.size,):
             return self._fall_back(x, Reason.COMMAND_WRONG_SHAPE, t0)
         if not np.isfinite(u_cmd).all():
