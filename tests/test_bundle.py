@@ -16,7 +16,7 @@ from safe_shield.bundle import BundleError, load_bundle, main as check_bundle_ma
 from safe_learners.export import ExportError, GraphExport, export_bundle
 from safe_learners.handcrafted_index import build_point_bundle
 
-from conftest import DEMO_BUNDLE, LinearRisk, critic_specs
+from bundle_fixtures import DEMO_BUNDLE, LinearRisk, critic_specs
 
 
 def edit_manifest(path, change):

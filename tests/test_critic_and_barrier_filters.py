@@ -8,7 +8,7 @@ import pytest
 from safe_shield.decision import Outcome, Reason
 from safe_shield.shield import Shield
 
-from conftest import DT, GAINS
+from bundle_fixtures import DT, GAINS
 
 RELAXED = {"deadline_s": 1.0}  # correctness tests; the deadline path is tested on its own
 

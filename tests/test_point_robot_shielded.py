@@ -13,7 +13,7 @@ import sim  # noqa: F401  (registers the environments)
 from safe_shield.demo import main as demo_main, run_episode
 from safe_shield.shield import Shield
 
-from conftest import DEMO_BUNDLE
+from bundle_fixtures import DEMO_BUNDLE
 
 SHIELD = Shield.from_bundle(DEMO_BUNDLE)
 ENV = gym.make("SafeShield/PointHazards-v0")

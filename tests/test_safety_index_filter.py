@@ -13,7 +13,7 @@ from safe_shield.filters.safety_index import SafeActionQP
 from safe_shield.shield import Shield
 from sim.point_robot import PointHazardsEnv, PointRobotParams, control_affine_matrices
 
-from conftest import DEMO_BUNDLE
+from bundle_fixtures import DEMO_BUNDLE
 
 
 def quadprog_projection(u_cmd, A, b, low, high):

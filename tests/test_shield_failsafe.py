@@ -14,7 +14,7 @@ from safe_shield.config import ShieldConfig
 from safe_shield.decision import Outcome, Reason
 from safe_shield.shield import Shield
 
-from conftest import DEMO_BUNDLE, GatherCritic, make_critic_bundle
+from bundle_fixtures import DEMO_BUNDLE, GatherCritic, make_critic_bundle
 
 U_CMD = np.array([0.9, -0.8])  # far from every fallback action
 
