@@ -42,13 +42,14 @@ def test_copies_that_fail_reset_and_others_continue():
 
 
 def test_horizon_truncates():
-    benv = batched.BatchedPendulum(2, task="tilt")
+    benv = batched.BatchedPendulum(2, task="tilt", dtype=torch.float64)
     benv.reset()
-    hold = torch.ones(2, 1)
-    benv.state = torch.tensor([[batched.THETA_TILT, 0.0]] * 2)
+    hold = torch.ones(2, 1, dtype=torch.float64)
+    benv.state = torch.tensor([[batched.THETA_TILT, 0.0]] * 2, dtype=torch.float64)
     for k in range(200):
         *_, terminated, truncated = benv.step(hold)
-    assert truncated.all() and not terminated.any()
+        assert not terminated.any()
+        assert truncated.all() == (k == 199)
 
 
 def test_batched_point_mass_terminal_velocity_is_force_over_drag():
