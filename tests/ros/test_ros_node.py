@@ -24,3 +24,9 @@ def test_scenario(name, in_netns, tmp_path):
     r = in_netns("tests/ros/scenarios.py", name, str(tmp_path))
     assert r.returncode == 0 and f'"scenario": "{name}", "ok": true' in r.stdout, \
         f"{name} failed:\n{r.stdout[-6000:]}\n{r.stderr[-3000:]}"
+
+
+def test_wire_compatible_with_cyclonedds(in_netns, tmp_path):
+    """A Cyclone DDS (not rclpy) client drives the node's command path with ROS wire names."""
+    r = in_netns("tests/ros/blackbox_cyclonedds.py", str(tmp_path))
+    assert r.returncode == 0 and '"ok": true' in r.stdout, f"{r.stdout[-6000:]}\n{r.stderr[-2000:]}"
