@@ -15,9 +15,20 @@ from pathlib import Path
 PACKAGE = "safe_shield"
 EXECUTABLE = "safe_shield_node"
 NODE_NAME = "safe_shield"
-REPO = Path(__file__).resolve().parents[3]
-DEFAULT_PARAMS = REPO / "config" / "shield_node.yaml"
-DEFAULT_MODEL = REPO / "models" / "point_hazards_ssa"
+
+
+def _share_dir() -> Path:
+    """The repository root in a checkout; the package's share/ directory in a colcon install."""
+    repo = Path(__file__).resolve().parents[3]
+    if (repo / "config" / "shield_node.yaml").is_file():
+        return repo
+    from ament_index_python.packages import get_package_share_directory
+    return Path(get_package_share_directory(PACKAGE))
+
+
+SHARE = _share_dir()
+DEFAULT_PARAMS = SHARE / "config" / "shield_node.yaml"
+DEFAULT_MODEL = SHARE / "models" / "point_hazards_ssa"
 
 # Topic names inside the node -> names on a typical mobile base. Override per robot.
 DEFAULT_REMAPS = {"cmd_in": "cmd_vel_in", "cmd_out": "cmd_vel", "state": "odom"}

@@ -21,6 +21,7 @@ Service: ~/enable (std_srvs/SetBool): disabled = stop.
 from __future__ import annotations
 
 import math
+import os
 import signal
 import sys
 import time
@@ -302,6 +303,19 @@ class ShieldNode(LifecycleNode):
         self.pub_diag.publish(arr)
 
 
+def _make_executor():
+    """rclpy's EventsExecutor (C++ event queue) where available: the Python executor rebuilds its
+    wait set on every message and cannot keep up with kHz command streams on a small CPU.
+    SAFE_SHIELD_EXECUTOR=single selects the classic SingleThreadedExecutor."""
+    if os.environ.get("SAFE_SHIELD_EXECUTOR", "events") == "events":
+        try:
+            from rclpy.experimental import EventsExecutor
+            return EventsExecutor()
+        except ImportError:
+            pass
+    return rclpy.executors.SingleThreadedExecutor()
+
+
 class _Terminate(Exception):
     pass
 
@@ -324,7 +338,7 @@ def main(args: list[str] | None = None) -> int:
         if node.get_parameter("autostart").value:
             if node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
                 node.trigger_activate()
-        executor = rclpy.executors.SingleThreadedExecutor()
+        executor = _make_executor()
         executor.add_node(node)
         while True:    # a bounded wait, so SIGINT/SIGTERM are seen even with nothing to do
             executor.spin_once(timeout_sec=0.1)
