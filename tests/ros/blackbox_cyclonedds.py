@@ -128,7 +128,7 @@ def main() -> int:
     tmp = Path(sys.argv[1])
     tmp.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{REPO}"}
-    py = str(REPO / ".venv-ros" / "bin" / "python")
+    py = sys.executable                   # the same venv (Kilted or Jazzy) for node and sim
     log = open(tmp / "shield.log", "w")
     node = subprocess.Popen(
         [py, "-m", "safe_shield.ros.node", "--ros-args",

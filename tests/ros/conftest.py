@@ -37,8 +37,10 @@ def ros_python() -> str:
         print(msg, file=sys.stderr)
         warnings.warn(msg)
         pytest.skip(msg)
-    r = subprocess.run([str(REPO / "scripts" / "ros_env.sh")], capture_output=True, text=True,
-                       cwd=REPO)
+    # SAFE_SHIELD_ROS_DISTRO=jazzy runs the same tests on Jazzy's rclpy (.venv-ros-jazzy).
+    distro = os.environ.get("SAFE_SHIELD_ROS_DISTRO", "kilted")
+    r = subprocess.run([str(REPO / "scripts" / "ros_env.sh"), distro], capture_output=True,
+                       text=True, cwd=REPO)
     if r.returncode != 0:
         pytest.fail(f"could not install .venv-ros:\n{r.stderr[-3000:]}")
     return str(REPO / r.stdout.strip().splitlines()[-1] / "bin" / "python")
