@@ -22,9 +22,9 @@ case "$distro" in
     VENV="${SAFE_SHIELD_ROS_VENV:-.venv-ros-jazzy}"
     ros_pkgs=(
       "ros-jazzy-rclpy[fastrtps]==7.1.6"
-      ros-jazzy-geometry-msgs ros-jazzy-sensor-msgs ros-jazzy-nav-msgs
-      ros-jazzy-trajectory-msgs ros-jazzy-diagnostic-msgs ros-jazzy-std-msgs
-      ros-jazzy-std-srvs ros-jazzy-lifecycle-msgs
+      ros-jazzy-geometry-msgs==5.3.6 ros-jazzy-sensor-msgs==5.3.6 ros-jazzy-nav-msgs==5.3.6
+      ros-jazzy-trajectory-msgs==5.3.6 ros-jazzy-diagnostic-msgs==5.3.6 ros-jazzy-std-msgs==5.3.6
+      ros-jazzy-std-srvs==5.3.6 ros-jazzy-lifecycle-msgs==2.0.3
     ) ;;
   *) echo "usage: $0 [kilted|jazzy]" >&2; exit 2 ;;
 esac
