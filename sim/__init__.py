@@ -26,4 +26,18 @@ _register("SafeShield/PendulumUpright-v0", "sim.pendulum:PendulumEnv", 200, task
 _register("SafeShield/PendulumTilt-v0", "sim.pendulum:PendulumEnv", 200, task="tilt")
 _register("SafeShield/CartPoleMove-v0", "sim.cartpole:CartPoleEnv", 1000, task="move")
 _register("SafeShield/CartPoleSwing-v0", "sim.cartpole:CartPoleEnv", 1000, task="swing")
+# Safety-Gym-style navigation (SIS: 4 hazards 0.15 / 0.30, 4 pillars 0.15 / 0.25; CSC traps)
+for _robot in ("Point", "Car"):
+    for _obstacle, _size in (("Hazard", "0.15"), ("Hazard", "0.30"), ("Pillar", "0.15"), ("Pillar", "0.25")):
+        _register(
+            f"SafeShield/{_robot}Goal-{_obstacle}{_size}-v0",
+            "sim.safety_gym:NavigationEnv",
+            1000,
+            robot=_robot.lower(),
+            obstacle=_obstacle.lower(),
+            num_obstacles=4,
+            obstacle_radius=float(_size),
+        )
+    _register(f"SafeShield/{_robot}Traps-v0", "sim.safety_gym:NavigationEnv", 500, robot=_robot.lower(),
+              obstacle="hazard", num_obstacles=4, obstacle_radius=0.3, cost_mode="indicator", health=25)
 # ---- end of sim suite registrations -------------------------------------------------------------
