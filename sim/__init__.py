@@ -1,7 +1,7 @@
 """Simulation suite. Importing `sim` registers every environment with Gymnasium.
 
-# ---- sim suite registrations (issue 3; owned by the sim engineer) -------------------------------
 Ids (all Gymnasium 1.x; info["cost"] float and info["unsafe"] bool on every step):
+  Shield demo           SafeShield/PointHazards-v0 (holonomic point mass, 6 hazards)      400 steps
   CRABS (crabs.md)      SafeShield/PendulumUpright-v0, SafeShield/PendulumTilt-v0        200 steps
                         SafeShield/CartPoleMove-v0,    SafeShield/CartPoleSwing-v0       1000 steps
   Safety-Gym style      SafeShield/{Robot}Goal-{Obstacle}{size}-v0, Robot ∈ {Point, Car},
@@ -21,6 +21,10 @@ def _register(env_id: str, entry_point: str, max_episode_steps: int, **kwargs) -
         register(id=env_id, entry_point=entry_point, max_episode_steps=max_episode_steps, kwargs=kwargs)
 
 
+# Foundation: the shield demo's point robot (sim/point_robot.py)
+_register("SafeShield/PointHazards-v0", "sim.point_robot:PointHazardsEnv", 400)
+
+# ---- sim suite registrations (issue 3; owned by the sim engineer) -------------------------------
 # CRABS
 _register("SafeShield/PendulumUpright-v0", "sim.pendulum:PendulumEnv", 200, task="upright")
 _register("SafeShield/PendulumTilt-v0", "sim.pendulum:PendulumEnv", 200, task="tilt")
