@@ -8,7 +8,7 @@ Ids (all Gymnasium 1.x; info["cost"] float and info["unsafe"] bool on every step
   (sis.md, csc.md)      Obstacle ∈ {Hazard, Pillar}: Hazard0.15, Hazard0.30, Pillar0.15, Pillar0.25
                         (4 obstacles, Goal task, 1000 steps), e.g. SafeShield/PointGoal-Hazard0.30-v0
                         SafeShield/PointTraps-v0, SafeShield/CarTraps-v0  (CSC: health 25, 500 steps)
-  SQRL (sqrl.md)        SafeShield/DrunkSpider-v0
+  SQRL (sqrl.md)        SafeShield/DrunkSpider-v0 (noise 0.1), DrunkSpiderNoisy-v0 (0.4), DrunkSpiderFast-v0 (scale 2)
 The registered ids never change meaning; new variants get new ids.
 """
 from __future__ import annotations
@@ -44,4 +44,8 @@ for _robot in ("Point", "Car"):
         )
     _register(f"SafeShield/{_robot}Traps-v0", "sim.safety_gym:NavigationEnv", 500, robot=_robot.lower(),
               obstacle="hazard", num_obstacles=4, obstacle_radius=0.3, cost_mode="indicator", health=25)
+# SQRL: pre-training noise 0.1; fine-tuning targets change noise or action scale (sqrl.md)
+_register("SafeShield/DrunkSpider-v0", "sim.drunk_spider:DrunkSpiderEnv", 30)
+_register("SafeShield/DrunkSpiderNoisy-v0", "sim.drunk_spider:DrunkSpiderEnv", 30, noise=0.4)
+_register("SafeShield/DrunkSpiderFast-v0", "sim.drunk_spider:DrunkSpiderEnv", 30, action_scale=2.0)
 # ---- end of sim suite registrations -------------------------------------------------------------
