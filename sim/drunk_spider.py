@@ -26,6 +26,13 @@ SUBSTEPS, SUB_DT = 10, 0.1
 DIAGONAL = float(np.linalg.norm(SIZE))
 
 
+def _unsafe_scalar(r: float, c: float) -> bool:
+    """is_unsafe for one position, without numpy (the substep loop's hot path)."""
+    if r < 0 or c < 0 or r > SIZE[0] or c > SIZE[1]:
+        return True
+    return 2.0 <= r < 6.0 and (2.0 <= c < 3.0 or 4.0 <= c < 5.0)
+
+
 def is_unsafe(xy) -> np.ndarray:
     """Closed form on positions [..., 2]: in a lava pit or off the map."""
     xy = np.asarray(xy, float)
@@ -58,11 +65,14 @@ class DrunkSpiderEnv(gym.Env):
         vel = self.action_scale * a + self.noise * self.np_random.uniform(-0.5, 0.5, 2)
         vel = np.clip(vel, -self.action_scale, self.action_scale)
         fell = False
+        r, c = float(self.pos[0]), float(self.pos[1])
+        dr, dc = float(vel[0]) * SUB_DT, float(vel[1]) * SUB_DT
         for _ in range(SUBSTEPS):
-            self.pos = self.pos + vel * SUB_DT
-            if is_unsafe(self.pos):
+            r, c = r + dr, c + dc
+            if _unsafe_scalar(r, c):
                 fell = True
                 break
+        self.pos = np.array([r, c])
         self.t += 1
         remaining = self.max_steps - self.t
         success = not fell and np.linalg.norm(self.pos - GOAL) <= GOAL_RADIUS

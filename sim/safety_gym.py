@@ -59,16 +59,15 @@ def pseudo_lidar(rel_xy: np.ndarray, bins: int = LIDAR_BINS) -> np.ndarray:
     exp(−distance) to the bin its bearing falls in, shared linearly with the neighbouring bin by how far the
     bearing is from the bin centre (aliasing); a bin keeps the max over objects. Bin i is centred on
     bearing (i + ½)·2π/bins, measured counter-clockwise from the robot's heading."""
+    rel_xy = np.asarray(rel_xy, float).reshape(-1, 2)
     out = np.zeros(bins)
-    width = 2 * np.pi / bins
-    for x, y in np.asarray(rel_xy).reshape(-1, 2):
-        sensor = np.exp(-np.hypot(x, y))
-        pos = (np.arctan2(y, x) % (2 * np.pi)) / width - 0.5  # in units of bins, from bin 0's centre
-        lo = int(np.floor(pos)) % bins
-        frac = pos - np.floor(pos)
-        out[lo] = max(out[lo], (1 - frac) * sensor)
-        hi = (lo + 1) % bins
-        out[hi] = max(out[hi], frac * sensor)
+    sensor = np.exp(-np.hypot(rel_xy[:, 0], rel_xy[:, 1]))
+    pos = (np.arctan2(rel_xy[:, 1], rel_xy[:, 0]) % (2 * np.pi)) * (bins / (2 * np.pi)) - 0.5
+    base = np.floor(pos)
+    frac = pos - base
+    lo = base.astype(int) % bins
+    np.maximum.at(out, lo, (1 - frac) * sensor)
+    np.maximum.at(out, (lo + 1) % bins, frac * sensor)
     return out
 
 
@@ -186,7 +185,10 @@ class NavigationEnv(gym.Env):
         self._robot_body = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, "robot")
         self._robot_site = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, "robot")
         self._pillar_geoms = set(self._obstacle_geoms) if obstacle == "pillar" else set()
+        self._ctrl_scale = np.array([1.0, TURN_RATE]) if robot == "point" else np.ones(2)
         self._robot_geoms = {g for g in range(m.ngeom) if self._belongs_to_robot(m.geom_bodyid[g])}
+        self._pillar_array = np.array(sorted(self._pillar_geoms), int)
+        self._robot_array = np.array(sorted(self._robot_geoms), int)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
         obs_dim = 12 + 2 * LIDAR_BINS
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float32)
@@ -208,11 +210,9 @@ class NavigationEnv(gym.Env):
 
     @property
     def robot_vel(self) -> np.ndarray:
-        import mujoco
-
-        vel = np.zeros(6)  # [angular, linear] in the world frame
-        mujoco.mj_objectVelocity(self.sim.model, self.sim.data, mujoco.mjtObj.mjOBJ_BODY, self._robot_body, vel, 0)
-        return vel[3:5].copy()
+        # world-frame planar velocity of the robot's origin: the x/y slide joints (point) or the free
+        # joint's linear part (car) are both the first two dofs
+        return self.sim.data.qvel[:2].copy()
 
     @property
     def robot_heading(self) -> float:
@@ -285,10 +285,11 @@ class NavigationEnv(gym.Env):
 
     def step(self, action):
         a = np.clip(np.asarray(action, dtype=np.float64).reshape(2), -1.0, 1.0)
-        a = self._dr.action(a)
-        ctrl = a * [1.0, TURN_RATE] if self.robot == "point" else a
-        self.sim.step(ctrl)
-        goal_dist = self._goal_dist()
+        if self._dr.latency:
+            a = self._dr.action(a)
+        self.sim.step(a * self._ctrl_scale)
+        pos = self.robot_pos
+        goal_dist = float(np.hypot(*(self.goal_pos - pos)))
         reward = self._last_goal_dist - goal_dist
         goal_met = goal_dist <= GOAL_SIZE
         if goal_met:
@@ -296,8 +297,10 @@ class NavigationEnv(gym.Env):
             self._set_goal(self._sample_goal())
             goal_dist = self._goal_dist()
         self._last_goal_dist = goal_dist
-        cost, failure = self._cost()
-        return self._obs(), float(reward), failure, False, self._info(cost, failure, goal_met)
+        contact = self._obstacle_contact() if self.obstacle == "pillar" else False
+        d = np.hypot(*(self.obstacle_pos - pos).T)
+        cost, failure = self._cost(d, contact)
+        return self._obs(pos), float(reward), failure, False, self._info(cost, failure, goal_met, pos, d, contact)
 
     def _sample_goal(self):
         L, rng = self.layout, self.np_random
@@ -310,16 +313,17 @@ class NavigationEnv(gym.Env):
 
     def _obstacle_contact(self) -> bool:
         d = self.sim.data
-        for i in range(d.ncon):
-            g1, g2 = d.contact[i].geom1, d.contact[i].geom2
-            if (g1 in self._pillar_geoms and g2 in self._robot_geoms) or (g2 in self._pillar_geoms and g1 in self._robot_geoms):
-                return True
-        return False
+        if d.ncon == 0 or not self._pillar_geoms:
+            return False
+        pairs = d.contact.geom[: d.ncon]
+        pillar = np.isin(pairs, self._pillar_array)
+        robot = np.isin(pairs, self._robot_array)
+        return bool(((pillar[:, 0] & robot[:, 1]) | (pillar[:, 1] & robot[:, 0])).any())
 
-    def _cost(self) -> tuple[float, bool]:
+    def _cost(self, d: np.ndarray, contact: bool) -> tuple[float, bool]:
         if self.obstacle == "pillar":
-            return float(self._obstacle_contact()), False
-        depth = np.clip(self.obstacle_radius - self._distances(), 0.0, None)
+            return float(contact), False
+        depth = np.clip(self.obstacle_radius - d, 0.0, None)
         if self.max_health is not None:  # CSC traps: delayed, cumulative failure
             self.health -= int((depth > 0).any())
             failure = self.health <= 0
@@ -328,27 +332,27 @@ class NavigationEnv(gym.Env):
             return float((depth > 0).any()), False
         return float(depth.sum()), False
 
-    def _distances(self) -> np.ndarray:
-        return np.linalg.norm(self.obstacle_pos - self.robot_pos, axis=-1)
-
     # -- observation / info -------------------------------------------------------------------------
-    def _obs(self) -> np.ndarray:
-        sensors = self.sim.data.sensordata[:12]
-        pos, heading = self.robot_pos, self.robot_heading
+    def _obs(self, pos=None) -> np.ndarray:
+        pos = self.robot_pos if pos is None else pos
+        heading = self.robot_heading
         c, s = np.cos(heading), np.sin(heading)
         to_robot = np.array([[c, s], [-s, c]])  # world → robot frame (planar)
-        goal = pseudo_lidar((to_robot @ (self.goal_pos - pos))[None])
-        obstacles = pseudo_lidar((self.obstacle_pos - pos) @ to_robot.T)
-        obs = np.concatenate([sensors, goal, obstacles])
+        rel = np.vstack([self.goal_pos - pos, self.obstacle_pos - pos]) @ to_robot.T
+        obs = np.empty(12 + 2 * LIDAR_BINS)
+        obs[:12] = self.sim.data.sensordata[:12]
+        obs[12 : 12 + LIDAR_BINS] = pseudo_lidar(rel[:1])
+        obs[12 + LIDAR_BINS :] = pseudo_lidar(rel[1:])
         return self._dr.observation(obs).astype(np.float32)
 
-    def _info(self, cost: float, failure: bool, goal_met: bool) -> dict:
-        pos, vel = self.robot_pos, self.robot_vel
+    def _info(self, cost: float, failure: bool, goal_met: bool, pos=None, d=None, contact=None) -> dict:
+        pos = self.robot_pos if pos is None else pos
+        vel = self.robot_vel
         offset = self.obstacle_pos - pos
-        d = np.linalg.norm(offset, axis=-1)
+        d = np.hypot(*offset.T) if d is None else d
         ddot = -(offset @ vel) / np.maximum(d, 1e-9)
         if self.obstacle == "pillar":
-            unsafe = self._obstacle_contact()
+            unsafe = self._obstacle_contact() if contact is None else contact
         else:
             unsafe = bool((d < self.obstacle_radius).any())
         info = {
@@ -362,7 +366,7 @@ class NavigationEnv(gym.Env):
             "robot_vel": vel,
             "robot_heading": self.robot_heading,
             "goal_pos": self.goal_pos.copy(),
-            "goal_dist": self._goal_dist(),
+            "goal_dist": self._last_goal_dist,
             "goal_met": bool(goal_met),
         }
         if self.max_health is not None:

@@ -59,3 +59,10 @@ def test_noise_is_bounded_and_seeded():
     env.reset(seed=5, options={"pos": [1.0, 3.5]})
     again, *_ = env.step(np.zeros(2))
     np.testing.assert_array_equal(obs, again)
+
+
+def test_scalar_hot_path_agrees_with_the_closed_form_set(rng):
+    from sim.drunk_spider import _unsafe_scalar
+
+    pts = rng.uniform([-0.5, -0.5], [8.5, 7.5], (2000, 2))
+    np.testing.assert_array_equal([_unsafe_scalar(*p) for p in pts], is_unsafe(pts))
