@@ -27,6 +27,7 @@ Traps (CSC): with `health` set, each step inside a hazard costs one health point
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -59,16 +60,19 @@ def pseudo_lidar(rel_xy: np.ndarray, bins: int = LIDAR_BINS) -> np.ndarray:
     exp(−distance) to the bin its bearing falls in, shared linearly with the neighbouring bin by how far the
     bearing is from the bin centre (aliasing); a bin keeps the max over objects. Bin i is centred on
     bearing (i + ½)·2π/bins, measured counter-clockwise from the robot's heading."""
-    rel_xy = np.asarray(rel_xy, float).reshape(-1, 2)
-    out = np.zeros(bins)
-    sensor = np.exp(-np.hypot(rel_xy[:, 0], rel_xy[:, 1]))
-    pos = (np.arctan2(rel_xy[:, 1], rel_xy[:, 0]) % (2 * np.pi)) * (bins / (2 * np.pi)) - 0.5
-    base = np.floor(pos)
-    frac = pos - base
-    lo = base.astype(int) % bins
-    np.maximum.at(out, lo, (1 - frac) * sensor)
-    np.maximum.at(out, (lo + 1) % bins, frac * sensor)
-    return out
+    # plain-Python math: for the handful of objects a Safety-Gym scene has, this beats numpy's per-call cost
+    out = [0.0] * bins
+    scale = bins / (2 * math.pi)
+    for x, y in np.asarray(rel_xy, float).reshape(-1, 2).tolist():
+        sensor = math.exp(-math.hypot(x, y))
+        pos = (math.atan2(y, x) % (2 * math.pi)) * scale - 0.5
+        base = math.floor(pos)
+        frac = pos - base
+        lo = base % bins
+        hi = (lo + 1) % bins
+        out[lo] = max(out[lo], (1 - frac) * sensor)
+        out[hi] = max(out[hi], frac * sensor)
+    return np.array(out)
 
 
 def _robot_xml(robot: str) -> tuple[str, str]:
@@ -335,9 +339,8 @@ class NavigationEnv(gym.Env):
     # -- observation / info -------------------------------------------------------------------------
     def _obs(self, pos=None) -> np.ndarray:
         pos = self.robot_pos if pos is None else pos
-        heading = self.robot_heading
-        c, s = np.cos(heading), np.sin(heading)
-        to_robot = np.array([[c, s], [-s, c]])  # world → robot frame (planar)
+        xmat = self.sim.data.xmat[self._robot_body]  # rows of the body's rotation: x_body = (xmat[0], xmat[3])
+        to_robot = np.array([[xmat[0], xmat[3]], [xmat[1], xmat[4]]])  # world → robot frame (planar)
         rel = np.vstack([self.goal_pos - pos, self.obstacle_pos - pos]) @ to_robot.T
         obs = np.empty(12 + 2 * LIDAR_BINS)
         obs[:12] = self.sim.data.sensordata[:12]
