@@ -9,7 +9,9 @@ Ids (all Gymnasium 1.x; info["cost"] float and info["unsafe"] bool on every step
                         (4 obstacles, Goal task, 1000 steps), e.g. SafeShield/PointGoal-Hazard0.30-v0
                         SafeShield/PointTraps-v0, SafeShield/CarTraps-v0  (CSC: health 25, 500 steps)
   SQRL (sqrl.md)        SafeShield/DrunkSpider-v0 (noise 0.1), DrunkSpiderNoisy-v0 (0.4), DrunkSpiderFast-v0 (scale 2)
-  Shield robots         SafeShield/PandaKeepout-v0 (7 joint velocities, keep-out box, 500 steps)
+                        SafeShield/A1Run-v0, A1RunFast-v0, A1RunFriction-v0 (PyBullet A1, 1000 steps)
+  Shield robots         SafeShield/A1Velocity-v0 (vx, vy, yaw rate → trot gait, pillars, 1000 steps)
+                        SafeShield/PandaKeepout-v0 (7 joint velocities, keep-out box, 500 steps)
 The registered ids never change meaning; new variants get new ids.
 """
 from __future__ import annotations
@@ -49,6 +51,11 @@ for _robot in ("Point", "Car"):
 _register("SafeShield/DrunkSpider-v0", "sim.drunk_spider:DrunkSpiderEnv", 30)
 _register("SafeShield/DrunkSpiderNoisy-v0", "sim.drunk_spider:DrunkSpiderEnv", 30, noise=0.4)
 _register("SafeShield/DrunkSpiderFast-v0", "sim.drunk_spider:DrunkSpiderEnv", 30, action_scale=2.0)
+# SQRL locomotion (A1 stands in for Minitaur): pre-train 0.3 m/s; targets 0.4 m/s, foot friction ×1.25
+_register("SafeShield/A1Run-v0", "sim.quadruped:QuadrupedLocomotionEnv", 1000)
+_register("SafeShield/A1RunFast-v0", "sim.quadruped:QuadrupedLocomotionEnv", 1000, target_speed=0.4)
+_register("SafeShield/A1RunFriction-v0", "sim.quadruped:QuadrupedLocomotionEnv", 1000, foot_friction=1.25)
 # Shield robots (PyBullet)
+_register("SafeShield/A1Velocity-v0", "sim.quadruped:QuadrupedVelocityEnv", 1000)
 _register("SafeShield/PandaKeepout-v0", "sim.panda:PandaEnv", 500)
 # ---- end of sim suite registrations -------------------------------------------------------------

@@ -20,6 +20,8 @@ class BulletSim:
         self.p.resetSimulation()
         self.p.setGravity(0, 0, -9.81)
         self.p.setTimeStep(self.timestep)
+        # contact pairs in a fixed order, so a restored state replays bit for bit
+        self.p.setPhysicsEngineParameter(deterministicOverlappingPairs=1)
 
     def step(self):
         for _ in range(self.frame_skip):
