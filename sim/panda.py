@@ -43,6 +43,8 @@ class PandaEnv(gym.Env):
         self.max_force = np.array([i[10] for i in info])
         self.max_velocity = np.array([i[11] for i in info])
         self.keepout_low, self.keepout_high = KEEPOUT_LOW.copy(), KEEPOUT_HIGH.copy()
+        box = p.createVisualShape(p.GEOM_BOX, halfExtents=((KEEPOUT_HIGH - KEEPOUT_LOW) / 2).tolist(), rgbaColor=[0.9, 0.2, 0.2, 0.35])
+        p.createMultiBody(0, -1, box, ((KEEPOUT_HIGH + KEEPOUT_LOW) / 2).tolist())  # drawn only: no collision shape
         self.action_space = spaces.Box(-1.0, 1.0, shape=(7,), dtype=np.float32)
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(20,), dtype=np.float32)
         self.target = np.zeros(3)
@@ -106,7 +108,7 @@ class PandaEnv(gym.Env):
 
     def render(self):
         if self.render_mode == "rgb_array":
-            return self.sim.render([0.3, 0.2, 0.4])
+            return self.sim.render([0.3, 0.2, 0.35], distance=1.4, yaw=20, pitch=-25)
         return None
 
     def close(self):

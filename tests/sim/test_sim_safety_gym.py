@@ -169,3 +169,13 @@ def test_seeded_rollouts_are_identical():
         return np.array(out)
 
     np.testing.assert_array_equal(run(4), run(4))
+
+
+@pytest.mark.parametrize("robot", ["point", "car"])
+def test_goal_lidar_sees_the_goal_in_the_robot_frame(robot):
+    env = NavigationEnv(robot, "hazard", 4, 0.15)
+    # robot faces +y; the goal 1 m to its left (world −x) must light the bins around bearing +90°
+    obs, _ = env.reset(seed=0, options={"robot_pos": [0.0, 0.0], "robot_heading": math.pi / 2, "goal_pos": [-1.0, 0.0], **{"obstacle_pos": FAR["obstacle_pos"]}})
+    goal_lidar = obs[12 : 12 + LIDAR_BINS]
+    assert set(np.argsort(goal_lidar)[-2:]) == {3, 4}  # bins centred on 78.75° and 101.25°
+    assert goal_lidar[3] == pytest.approx(0.5 * math.exp(-1), rel=1e-3)
