@@ -69,6 +69,11 @@ def raw_mujoco_rate(sim, act_dim, seconds, copies=1):
     return _rate(step, seconds) * copies
 
 
+def raw_bullet_rate(sim, seconds):
+    """frame_skip × stepSimulation on the env's own PyBullet client (motors hold their last command)."""
+    return _rate(sim.step, seconds)
+
+
 def vector_rate(env_id, copies, seconds):
     from sim.vector import make_vector
 
@@ -113,7 +118,8 @@ def main() -> int:
 
     rows = []
     # MuJoCo tasks: ours (gymnasium.make, with its default wrappers) vs raw mj_step on the same model
-    for env_id in ["SafeShield/CartPoleSwing-v0", "SafeShield/PointGoal-Hazard0.30-v0", "SafeShield/CarGoal-Pillar0.25-v0"]:
+    for env_id in ["SafeShield/CartPoleSwing-v0", "SafeShield/PointGoal-Hazard0.30-v0", "SafeShield/CarGoal-Pillar0.25-v0",
+                   "SafeShield/PointTraps-v0"]:
         env = gym.make(env_id)
         ours = env_rate(env, args.seconds)
         sim_ = env.unwrapped.sim
@@ -121,6 +127,15 @@ def main() -> int:
         vec = vector_rate(env_id, args.copies, args.seconds)
         raw_vec = raw_mujoco_rate(sim_, env.action_space.shape[0], args.seconds, copies=args.copies)
         rows.append((env_id, ours, raw, vec, raw_vec))
+    # PyBullet tasks: ours vs frame_skip × stepSimulation on the same client; vectorised vs 8 raw clients
+    for env_id in ["SafeShield/PandaKeepout-v0", "SafeShield/A1Velocity-v0", "SafeShield/A1Run-v0"]:
+        env = gym.make(env_id)
+        ours = env_rate(env, args.seconds)
+        env.reset(seed=0)
+        raw = raw_bullet_rate(env.unwrapped.sim, args.seconds)
+        vec = vector_rate(env_id, args.copies, args.seconds)
+        rows.append((env_id, ours, raw, vec, raw))  # raw ×N = N clients in series = raw rate per env-step
+        env.close()
     # analytic numpy tasks: raw = the bare numpy update
     env = gym.make("SafeShield/PendulumUpright-v0")
     state, act = np.array([0.3, -0.9]), np.array([0.1])
