@@ -198,6 +198,7 @@ class NavigationEnv(gym.Env):
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float32)
         self.obstacle_pos = np.zeros((num_obstacles, 2))
         self.goal_pos = np.zeros(2)
+        self._radius_array = np.full(num_obstacles, self.obstacle_radius)
 
     def _belongs_to_robot(self, body: int) -> bool:
         m = self.sim.model
@@ -288,12 +289,13 @@ class NavigationEnv(gym.Env):
         return float(np.linalg.norm(self.goal_pos - self.robot_pos))
 
     def step(self, action):
-        a = np.clip(np.asarray(action, dtype=np.float64).reshape(2), -1.0, 1.0)
+        a0, a1 = np.asarray(action, dtype=np.float64).reshape(2).tolist()
+        a = np.array([min(max(a0, -1.0), 1.0), min(max(a1, -1.0), 1.0)])
         if self._dr.latency:
             a = self._dr.action(a)
         self.sim.step(a * self._ctrl_scale)
         pos = self.robot_pos
-        goal_dist = float(np.hypot(*(self.goal_pos - pos)))
+        goal_dist = math.hypot(self.goal_pos[0] - pos[0], self.goal_pos[1] - pos[1])
         reward = self._last_goal_dist - goal_dist
         goal_met = goal_dist <= GOAL_SIZE
         if goal_met:
@@ -341,7 +343,8 @@ class NavigationEnv(gym.Env):
         pos = self.robot_pos if pos is None else pos
         xmat = self.sim.data.xmat[self._robot_body]  # rows of the body's rotation: x_body = (xmat[0], xmat[3])
         to_robot = np.array([[xmat[0], xmat[3]], [xmat[1], xmat[4]]])  # world → robot frame (planar)
-        rel = np.vstack([self.goal_pos - pos, self.obstacle_pos - pos]) @ to_robot.T
+        rel = np.concatenate([self.goal_pos[None], self.obstacle_pos]) - pos
+        rel = rel @ to_robot.T
         obs = np.empty(12 + 2 * LIDAR_BINS)
         obs[:12] = self.sim.data.sensordata[:12]
         obs[12 : 12 + LIDAR_BINS] = pseudo_lidar(rel[:1])
@@ -364,7 +367,7 @@ class NavigationEnv(gym.Env):
             "obstacle_d": d,
             "obstacle_ddot": ddot,
             "obstacle_pos": self.obstacle_pos.copy(),
-            "obstacle_radius": np.full(self.num_obstacles, self.obstacle_radius),
+            "obstacle_radius": self._radius_array.copy(),
             "robot_pos": pos,
             "robot_vel": vel,
             "robot_heading": self.robot_heading,
