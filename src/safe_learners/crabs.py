@@ -66,6 +66,8 @@ class CrabsConfig:
     # warm-up data
     warmup_episodes: int = 5
     warmup_noise: float = 0.2
+    init_region_r: float = 3.0    # initial C_h ellipsoid radius (Mahalanobis, warm-up states) - our addition
+    init_region_steps: int = 1000
     # dynamics (Eq. 6)
     model_lr: float = 1e-3
     model_wd: float = 7.5e-5
@@ -460,7 +462,7 @@ class Crabs:
             if store:
                 self.buf.add(obs, a, r, obs2, term)
             obs = obs2
-            if term or trunc or unsafe:
+            if term or trunc or unsafe or steps >= self.task.horizon:
                 break
         self.counts[f"{bucket}_steps"] += steps
         self.counts[f"{bucket}_violations"] += viol
@@ -491,6 +493,27 @@ class Crabs:
         with torch.no_grad():
             pi = self.accepted["policy"] if self.accepted else self.policy
             return pi.mean_action(torch.as_tensor(obs, dtype=torch.float32)[None])[0].numpy()
+
+    def init_certificate_shape(self):
+        """OUR ADDITION (not in the paper): before Alg. 1 pre-training, regress f_phi so that the initial C_h is the
+        ellipsoid {d^2(s) <= r^2} around the warm-up states (Mahalanobis distance, r = init_region_r), i.e.
+        f(s) - f(s0) ~ kappa (d^2(s) - d^2(s0)) with softplus = 1 on the ellipsoid. A randomly initialised f makes C_h
+        cover every velocity in the box, where the model has seen no data; Alg. 1 then spends its budget shrinking it."""
+        n = self.buf.n
+        S = torch.as_tensor(self.buf.s[:n])
+        m, cov = S.mean(0), torch.cov(S.T) + 1e-3 * torch.eye(S.shape[1])
+        P = torch.linalg.inv(cov)
+        d2 = lambda x: (((x - m) @ P) * (x - m)).sum(-1)
+        r2 = max(self.cfg.init_region_r ** 2, float(d2(self.h.s0[None])) + 1.0)
+        kappa = math.log(math.e - 1) / (r2 - float(d2(self.h.s0[None])))
+        lo = torch.as_tensor(np.asarray(self.task.box_low, np.float32)); hi = torch.as_tensor(np.asarray(self.task.box_high, np.float32))
+        opt = torch.optim.Adam(self.h.parameters(), lr=3e-3)
+        for _ in range(self.cfg.init_region_steps):
+            s = torch.cat([lo + (hi - lo) * torch.rand((512, self.task.n_obs), generator=self.gen),
+                           S[torch.randint(n, (256,), generator=self.gen)]])
+            target = (kappa * (d2(s) - d2(self.h.s0[None]))).clamp(-3.0, 10.0)
+            loss = ((self.h.f_val(s) - self.h.f_val(self.h.s0) - target) ** 2).mean()
+            opt.zero_grad(); loss.backward(); opt.step()
 
     # -- dynamics (Eq. 6) ------------------------------------------------------------------------------------------
     def train_model(self, steps: int):
@@ -666,6 +689,7 @@ class Crabs:
         n = self.buf.n
         self.model.set_normaliser(torch.as_tensor(self.buf.s[:n]), torch.as_tensor(self.buf.s2[:n]))
         nll, mse = self.train_model(cfg.model_warmup_steps)
+        self.init_certificate_shape()
         # pre-train h for pi_init: Alg. 1 without Reg, margin 0.05 (code's pretrain_h)
         ok, info = self.certify(cfg.margin_pretrain, cfg.pretrain_max_steps, use_reg=False, lr=cfg.h_lr_pretrain)
         if not ok:

@@ -1,7 +1,6 @@
 """Task descriptions for the CRABS learner (digest Sec. 5).
 
-Environments come from ``sim/`` when the simulation branch provides them; until then the private stand-in in
-``tests/learners/crabs_private_pendulum.py`` (same Gym Pendulum dynamics) is used. ``task.env_source`` says which.
+Environments come from ``sim/`` (sim/pendulum.py: Upright, Tilt). Horizon 200 is applied by the learner.
 
 Initial safe policy prior (documented procedure, see ``Crabs.make_initial_policy``): a saturated PD law that holds the
 pendulum at theta_ref = 0.2 rad (NOT the reward optimum of either task - the paper's pi_init has 'trivial reward'):
@@ -24,22 +23,14 @@ def pendulum_prior(obs):
     return np.clip(a, -1.0, 1.0)[:, None].astype(np.float32)
 
 
-def _pendulum_backend():
-    try:   # the simulation branch's environment, when it exists
-        from sim import pendulum as simp   # noqa: F401
-        raise ImportError("sim.pendulum adapter not wired yet")
-    except ImportError:
-        from tests.learners import crabs_private_pendulum as pp
-        return "tests/learners/crabs_private_pendulum.py (private stand-in)", pp
-
-
 def pendulum_task(kind: str = "upright") -> CrabsTask:
-    src, pp = _pendulum_backend()
+    from sim import pendulum as pp
     task = CrabsTask(
-        name=f"pendulum_{kind}", n_obs=2, n_act=1, s0=np.array([0.3, -0.9], np.float32), dt=pp.DT,
-        constraints=[(0, -pp.THETA_MAX, pp.THETA_MAX)],
+        name=f"pendulum_{kind}", n_obs=2, n_act=1, s0=np.array(pp.S0, np.float32), dt=pp.DT,
+        constraints=[(0, -pp.THETA_LIMIT, pp.THETA_LIMIT)],
         box_low=np.array([-1.5, -8.0], np.float32), box_high=np.array([1.5, 8.0], np.float32),
-        make_env=lambda: pp.PrivatePendulum(kind), true_step=pp.step_batch, prior_controller=pendulum_prior,
-        horizon=200)
-    task.env_source = src
+        make_env=lambda: pp.PendulumEnv(kind),
+        true_step=lambda s, a: pp.pendulum_step(np.asarray(s, np.float64), np.asarray(a, np.float64)).astype(np.float32),
+        prior_controller=pendulum_prior, horizon=200)
+    task.env_source = "sim/pendulum.py"
     return task
