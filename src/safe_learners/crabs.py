@@ -84,7 +84,7 @@ class CrabsConfig:
     margin: float = 0.01           # eps_m [code]
     n_chains: int = 1000          # paper 1e4; 1e3 vectorised chains on CPU (the audit uses >= 1e4 particles)
     mala_lambda1: float = 30.0    # App. D
-    mala_eta0: float = 0.01
+    mala_eta0: float = 1e-3    # [code] 0.01; our certified sets are ~1% of the box
     mala_target_acc: float = 0.6
     cert_warmup_mala: int = 200
     cert_clean_steps: int = 500   # [code] 5000
@@ -800,3 +800,62 @@ class Crabs:
         self.mala.load_state_dict(st["mala"]); self.buf.load_state_dict(st["buf"])
         torch.set_rng_state(st["rng"]["torch"]); self.gen.set_state(st["rng"]["gen"])
         self.rng.bit_generator.state = st["rng"]["np"]
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Export for the shield's barrier filter (digest Sec. 7)
+# ----------------------------------------------------------------------------------------------------------------------
+class _BarrierGraph(nn.Module):
+    """obs [B, n] -> h [B, 1]; f, f(s0) (as a constant) and B_safe baked in, normaliser inside."""
+
+    def __init__(self, h: Barrier):
+        super().__init__()
+        self.h = copy.deepcopy(h)
+        with torch.no_grad():
+            self.register_buffer("f_s0", self.h.f_val(self.h.s0).reshape(()))
+
+    def forward(self, obs):
+        h = self.h
+        return (1.0 - F.softplus(h.f_val(obs) - self.f_s0) - b_safe(obs, h.c_idx, h.c_lb, h.c_ub)).unsqueeze(-1)
+
+
+class _DynamicsGraph(nn.Module):
+    """obs [B, n], act [B, m] -> next_obs [B, K, n]: the K ensemble MEANS in raw units, normaliser inside."""
+
+    def __init__(self, model: GaussianEnsemble):
+        super().__init__()
+        self.model = copy.deepcopy(model)
+
+    def forward(self, obs, act):
+        return self.model.means(obs, act).transpose(0, 1)
+
+
+class _PolicyGraph(nn.Module):
+    def __init__(self, policy: TanhGaussianPolicy):
+        super().__init__()
+        self.policy = copy.deepcopy(policy)
+
+    def forward(self, obs):
+        return self.policy.mean_action(obs)
+
+
+def export_crabs_bundle(learner: Crabs, dest, obs_names=("theta", "theta_dot"), obs_units=("rad", "rad/s"),
+                        act_names=("torque",), act_units=("1 (torque/2 N m)",), overwrite=True):
+    """Export the last ACCEPTED (h, T_hat, pi_ref) triple as a 'barrier' bundle for the shield."""
+    from safe_learners.export import GraphExport, export_bundle
+    from safe_shield.bundle import VectorSpec
+    task, acc = learner.task, learner.accepted
+    obs = VectorSpec.make(list(obs_names), list(obs_units), list(map(float, task.box_low)),
+                          list(map(float, task.box_high)))
+    act = VectorSpec.make(list(act_names), list(act_units), [-1.0] * task.n_act, [1.0] * task.n_act)
+    return export_bundle(
+        dest, kind="barrier", name=f"crabs_{task.name}_seed{learner.cfg.seed}", observation=obs, action=act,
+        graphs={"barrier": GraphExport(_BarrierGraph(acc["h"]), ("obs",), ("h",)),
+                "dynamics": GraphExport(_DynamicsGraph(acc["model"]), ("obs", "act"), ("next_obs",)),
+                "backup_policy": GraphExport(_PolicyGraph(acc["policy"]), ("obs",), ("act",))},
+        filter={"type": "barrier", "margin": learner.cfg.margin, "num_candidates": 32, "dt": task.dt},
+        fallback={"kind": "backup_policy"},
+        provenance={"algorithm": "CRABS", "env": task.name, "seed": learner.cfg.seed, "dt": task.dt,
+                    "training_steps": learner.real_steps, "violations": learner.violations,
+                    "epochs": learner.epoch, "counts": dict(learner.counts)},
+        overwrite=overwrite)
