@@ -458,3 +458,41 @@ class FACSIS:
         agent.rng.bit_generator.state = st["np_rng"]
         torch.set_rng_state(st["torch_rng"])
         return agent    # a resumed run starts a fresh episode (the env state is not checkpointed)
+
+
+# ----------------------------------------------------------------------------------------------- outer loop with an oracle
+def synthesize_with_oracle(states, model, zeta0=PHI_H, iters=300, lr=1e-2, actions=None, eta_d=0.0,
+                           grad_clip=1.0, log_every=0, log=print):
+    """The SIS outer loop (eq. 4 hinge, Prop.-9 clipped step, box on zeta) with the inner loop replaced by an
+    exhaustive model-based search: at each state the transition is the grid action minimising Delta_phi under
+    the CURRENT zeta (an oracle for pi*, which FAC approximates model-free).  Used by the CI quick test and to
+    separate "the synthesis works" from "the RL inner loop converged".  Returns (zeta, trace)."""
+    from safe_learners.validity import action_grid, infeasible_fraction
+    actions = action_grid(11) if actions is None else actions
+    d, dd = model.d_ddot(states)
+    d2, dd2 = model.next_d_ddot(states, actions)
+    d_min = float(model.d_min)
+    z = torch.tensor(zeta0, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([z], lr)
+    lo, hi = torch.tensor(ZETA_LOW, dtype=torch.float64), torch.tensor(ZETA_HIGH, dtype=torch.float64)
+    idx = np.arange(len(states))
+    trace = []
+    for it in range(iters + 1):
+        zt = tuple(float(x) for x in z.detach())
+        if log_every and it % log_every == 0:
+            rec = dict(iter=it, zeta=zt, infeasible=infeasible_fraction(states, model, zt, d_min, actions, eta_d))
+            trace.append(rec)
+            log(json.dumps(rec))
+        if it == iters:
+            break
+        ch = delta_phi_np(d[:, None, :], dd[:, None, :], d2, dd2, zt, d_min, eta_d).argmin(1)   # oracle pi*
+        dphi = delta_phi_torch(torch.as_tensor(d), torch.as_tensor(dd), torch.as_tensor(d2[idx, ch]),
+                               torch.as_tensor(dd2[idx, ch]), z[0], z[1], z[2], d_min, eta_d)
+        j = torch.clamp(dphi, min=0.0).mean()                                  # eq. 4
+        opt.zero_grad()
+        j.backward()
+        nn.utils.clip_grad_norm_([z], grad_clip)
+        opt.step()
+        with torch.no_grad():
+            z.copy_(torch.clamp(z, lo, hi))
+    return tuple(float(x) for x in z.detach()), trace

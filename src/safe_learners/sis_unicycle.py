@@ -95,8 +95,9 @@ class UnicycleHazardEnv:
     n_obstacles = 1
     d_min = HAZARD_R
 
-    def __init__(self, init_dist: int = 1, ep_len: int = EP_LEN, seed: int | None = None):
+    def __init__(self, init_dist: int = 1, ep_len: int = EP_LEN, seed: int | None = None, v0_range=(0.0, 0.0)):
         self.init_dist = init_dist
+        self.v0_range = tuple(v0_range)   # (0, 0) = paper-like start at rest; > 0 gives a harder, faster instance
         self.ep_len = ep_len
         self.rng = np.random.default_rng(seed)
         if _spaces is not None:
@@ -117,7 +118,7 @@ class UnicycleHazardEnv:
             self.rng = np.random.default_rng(seed)
         (xl, xh), (yl, yh), (hl, hh) = INIT_DISTS[self.init_dist]
         th = np.pi / 2 + self.rng.uniform(-np.pi / 4, np.pi / 4)
-        self.s = np.array([self.rng.uniform(xl, xh), self.rng.uniform(yl, yh), 0.0, th])
+        self.s = np.array([self.rng.uniform(xl, xh), self.rng.uniform(yl, yh), self.rng.uniform(*self.v0_range), th])
         self.hazard = np.array([0.0, self.rng.uniform(hl, hh)])
         self.t = 0
         d, dd = d_ddot(self.s, self.hazard)
@@ -158,11 +159,18 @@ class UnicycleModel:
 
 
 # ----------------------------------------------------------------------------- Table 3 study (our proxy)
-def sample_initial(n, init_dist=1, rng=None):
+def obs_to_state(obs):
+    """Invert the observation to model rows (x, y, v, th, hx, hy)."""
+    obs = np.asarray(obs, dtype=np.float64)
+    x, y = obs[:, 0], obs[:, 1]
+    return np.stack([x, y, obs[:, 2], np.arctan2(obs[:, 4], obs[:, 3]), obs[:, 5] + x, obs[:, 6] + y], 1)
+
+
+def sample_initial(n, init_dist=1, rng=None, v0_range=(0.0, 0.0)):
     """n initial (x, y, v, th, hx, hy) rows from Table 1."""
     rng = np.random.default_rng(rng)
     (xl, xh), (yl, yh), (hl, hh) = INIT_DISTS[init_dist]
-    return np.stack([rng.uniform(xl, xh, n), rng.uniform(yl, yh, n), np.zeros(n),
+    return np.stack([rng.uniform(xl, xh, n), rng.uniform(yl, yh, n), rng.uniform(*v0_range, n),
                      np.pi / 2 + rng.uniform(-np.pi / 4, np.pi / 4, n), np.zeros(n), rng.uniform(hl, hh, n)], 1)
 
 
