@@ -328,7 +328,7 @@ class FACSIS:
         with torch.no_grad():
             self.zeta.copy_(torch.clamp(self.zeta, torch.tensor(ZETA_LOW, dtype=torch.float64),
                                         torch.tensor(ZETA_HIGH, dtype=torch.float64)))
-        return {"J_zeta": float(j)}
+        return {"J_zeta": float(j.detach())}
 
     # --------------------------------------------------------------------------------------- training loop
     def _new_episode(self):
