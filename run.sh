@@ -13,8 +13,11 @@ want="$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)"
 if [ "$(cat "$VENV/.installed" 2>/dev/null)" != "$want" ]; then
   echo "[run.sh] setting up $VENV (pinned: requirements.lock)" >&2
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.lock
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+  log="$VENV/install.log"
+  if ! { "$VENV/bin/python" -m pip install --disable-pip-version-check -r requirements.lock &&
+         "$VENV/bin/python" -m pip install --disable-pip-version-check --no-deps --no-build-isolation -e . ; } >"$log" 2>&1; then
+    tail -n 30 "$log" >&2; echo "[run.sh] install failed; full log: $log" >&2; exit 1
+  fi
   echo "$want" > "$VENV/.installed"
 fi
 export PYTHONUNBUFFERED=1

@@ -1,0 +1,93 @@
+"""CRABS cart-pole tasks Move and Swing (crabs.md §5): MuJoCo inverted pendulum on a cart.
+
+State s = [x, θ, ẋ, θ̇] (qpos, qvel). Action a ∈ [−1, 1] → cart force 100·a N (gear 100).
+dt = 0.04 s (RK4 at 0.02 s, 2 frames). s0 = 0 exactly (Gym's ±0.01 reset noise is off, as in CRABS code).
+    Move : reward x²,  safe iff |θ| ≤ 0.2 and |x| ≤ 0.9
+    Swing: reward θ²,  safe iff |θ| ≤ 1.5 and |x| ≤ 0.9
+A violation ends the episode with reward −penalty (10 in the CRABS code, 30 in the paper); 1000 steps.
+"""
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from sim.mujoco_env import MujocoSim
+from sim.randomization import DomainRandomization
+from sim.safe_sets import BoxSafeSet
+
+FRAME_SKIP = 2
+X_LIMIT = 0.9
+THETA_LIMITS = {"move": 0.2, "swing": 1.5}
+
+
+def cartpole_safe_set(task: str) -> BoxSafeSet:
+    th = THETA_LIMITS[task]
+    return BoxSafeSet(index=(0, 1), low=(-X_LIMIT, -th), high=(X_LIMIT, th), names=("x", "theta"))
+
+
+class CartPoleEnv(gym.Env):
+    """task="move" or "swing". Observation = state = [x, θ, ẋ, θ̇] (float32)."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 25}
+
+    def __init__(
+        self,
+        task: str = "move",
+        violation_penalty: float = 10.0,
+        randomization: DomainRandomization | None = None,
+        render_mode: str | None = None,
+    ):
+        if task not in THETA_LIMITS:
+            raise ValueError(f"task must be one of {sorted(THETA_LIMITS)}, got {task!r}")
+        self.task = task
+        self.violation_penalty = float(violation_penalty)
+        self.render_mode = render_mode
+        self.sim = MujocoSim("cart_pole.xml", FRAME_SKIP)
+        self.dt = self.sim.dt
+        self.safe_set = cartpole_safe_set(task)  # the unsafe set in closed form
+        self.randomization = randomization or DomainRandomization()
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
+        high = np.array([1.0, np.pi / 2, np.inf, np.inf], np.float32)
+        self.observation_space = spaces.Box(-high, high, dtype=np.float32)
+        self._dr = None
+
+    @property
+    def state(self) -> np.ndarray:
+        return np.concatenate([self.sim.data.qpos, self.sim.data.qvel])
+
+    def is_unsafe(self, states) -> np.ndarray:
+        return self.safe_set.is_unsafe(states)
+
+    def reward(self, state) -> float:
+        return float(state[0] ** 2) if self.task == "move" else float(state[1] ** 2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._dr = self.randomization.episode(self.np_random, self.sim)
+        state = np.zeros(4) if options is None or "state" not in options else np.asarray(options["state"], float)
+        self.sim.reset(state[:2], state[2:])
+        return self._obs(), self._info()
+
+    def step(self, action):
+        a = np.clip(np.asarray(action, dtype=np.float64).reshape(1), -1.0, 1.0)
+        self.sim.step(self._dr.action(a))
+        info = self._info()
+        terminated = info["unsafe"]
+        reward = -self.violation_penalty if terminated else self.reward(self.state)
+        return self._obs(), reward, terminated, False, info
+
+    def _obs(self):
+        return self._dr.observation(self.state).astype(np.float32)
+
+    def _info(self):
+        unsafe = bool(self.is_unsafe(self.state))
+        return {"cost": float(unsafe), "unsafe": unsafe}
+
+    def render(self):
+        if self.render_mode == "rgb_array":
+            return self.sim.render()
+        return None
+
+    def close(self):
+        self.sim.close()
