@@ -1,0 +1,209 @@
+"""End-to-end latency of the ROS 2 shield node: Twist on cmd_in -> Twist on cmd_out, over DDS on
+loopback, at 100 / 500 / 1000 Hz command rates, beside a bare rclpy echo node (the floor).
+
+    python bench/ros_latency.py [--duration 60] [--rates 100 500 1000] [--json out.json]
+
+Run with any Python: it installs/uses .venv-ros (scripts/ros_env.sh) and re-runs itself inside a
+loopback-only network namespace (tests/ros/netns.sh). Each (target, rate) run starts a fresh node
+process; the driver publishes commands at the rate (plus odometry at 50 Hz, robot far from every
+hazard so the shield passes commands unchanged), stamps each command with a sequence number in
+linear.x, and records the receipt time of the matching output. Latency = receipt - send, on the
+driver's monotonic clock. "missed" = commands with no matching output. The shield's own filter
+compute time comes from its ~/state decision records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SEQ_SCALE = 1e-6      # command i carries linear.x = i * 1e-6 (inside the action bounds, passes)
+
+
+def outer(argv: list[str]) -> int:
+    venv = subprocess.run([str(REPO / "scripts" / "ros_env.sh")], check=True, cwd=REPO,
+                          capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    py = str(REPO / venv / "bin" / "python")
+    return subprocess.call([str(REPO / "tests" / "ros" / "netns.sh"), str(150 + os.getpid() % 50),
+                            py, __file__, "--inner", *argv], cwd=REPO)
+
+
+def _executor():
+    from rclpy.experimental import EventsExecutor
+    return EventsExecutor()
+
+
+def echo_main() -> int:
+    """The floor: a bare rclpy node that republishes cmd_in on cmd_out, same QoS as the shield."""
+    import rclpy
+    from geometry_msgs.msg import Twist
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    rclpy.init()
+    node = rclpy.create_node("echo")
+    qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    pub = node.create_publisher(Twist, "cmd_out", qos)
+    node.create_subscription(Twist, "cmd_in", pub.publish, qos)
+    executor = _executor()              # the same executor the shield node uses
+    executor.add_node(node)
+    try:
+        while rclpy.ok():               # bounded waits so SIGINT is seen, as in the shield node
+            executor.spin_once(timeout_sec=0.1)
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    rclpy.try_shutdown()
+    return 0
+
+
+def run_one(target: str, rate: float, duration: float, warmup: float) -> dict:
+    import numpy as np
+    import rclpy
+    from diagnostic_msgs.msg import DiagnosticStatus
+    from geometry_msgs.msg import Twist
+    from nav_msgs.msg import Odometry
+    from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+
+    env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{REPO}"}
+    if target == "echo":
+        cmd = [sys.executable, __file__, "--echo"]
+    else:
+        cmd = [sys.executable, "-m", "safe_shield.ros.node", "--ros-args", "--params-file",
+               str(REPO / "config" / "shield_node.yaml"), "-p",
+               f"model:={REPO / 'models' / 'point_hazards_ssa'}", "-p", "autostart:=true",
+               "-p", "qos_depth:=10"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    node = rclpy.create_node(f"bench_driver_{target}_{int(rate)}")
+    qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    pub = node.create_publisher(Twist, "cmd_in", qos)
+    pub_odom = node.create_publisher(Odometry, "state", qos_profile_sensor_data)
+    n_total = int((warmup + duration) * rate)
+    recv = np.full(n_total, np.nan)
+    compute_us: list[float] = []
+
+    def on_out(msg: Twist) -> None:
+        i = int(round(msg.linear.x / SEQ_SCALE))
+        if 0 <= i < n_total and msg.linear.x != 0.0:
+            recv[i] = time.monotonic()
+
+    def on_decision(st: DiagnosticStatus) -> None:
+        for kv in st.values:
+            if kv.key == "compute_time_us":
+                compute_us.append(float(kv.value))
+
+    node.create_subscription(Twist, "cmd_out", on_out, qos)
+    node.create_subscription(DiagnosticStatus, "safe_shield/state", on_decision, qos)
+    from rclpy.executors import SingleThreadedExecutor
+    ex = SingleThreadedExecutor()   # in a thread beside the sender (EventsExecutor hung here)
+    ex.add_node(node)
+    spinner = threading.Thread(target=ex.spin, daemon=True)
+    spinner.start()
+
+    def odom() -> Odometry:
+        m = Odometry()
+        m.header.stamp = node.get_clock().now().to_msg()
+        m.pose.pose.position.x = -1.8
+        m.pose.pose.orientation.w = 1.0
+        return m
+
+    end = time.monotonic() + 30      # discovery, and (shield) its state being fresh
+    while time.monotonic() < end and (pub.get_subscription_count() == 0 or
+                                      pub_odom.get_subscription_count() == 0 and target != "echo"):
+        time.sleep(0.05)
+    for _ in range(25):
+        pub_odom.publish(odom())
+        time.sleep(0.02)
+
+    sent = np.full(n_total, np.nan)
+    period = 1.0 / rate
+    odom_every = max(1, int(rate / 50))
+    t_next = time.monotonic()
+    for i in range(n_total):
+        # Sleep (releasing the GIL to the receiving thread), then spin the last 0.3 ms.
+        dt = t_next - time.monotonic() - 3e-4
+        if dt > 0:
+            time.sleep(dt)
+        while time.monotonic() < t_next:
+            pass
+        if i % odom_every == 0:
+            pub_odom.publish(odom())
+        msg = Twist()
+        msg.linear.x = i * SEQ_SCALE if i else SEQ_SCALE * 0.5   # 0 would read as a stop
+        sent[i] = time.monotonic()
+        pub.publish(msg)
+        t_next += period
+    time.sleep(0.5)
+    ex.shutdown()
+    spinner.join(5)
+    node.destroy_node()
+    proc.send_signal(2)
+    proc.wait(10)
+
+    k = int(warmup * rate)
+    lat = (recv[k:] - sent[k:]) * 1e6
+    got = lat[np.isfinite(lat)]
+    comp = np.array(compute_us[k:] if len(compute_us) > k else compute_us)
+    return {
+        "target": target, "rate_hz": rate, "sent": int(n_total - k), "missed": int(np.isnan(lat).sum()),
+        "median_us": float(np.median(got)) if got.size else None,
+        "p99_us": float(np.percentile(got, 99)) if got.size else None,
+        "max_us": float(got.max()) if got.size else None,
+        "achieved_send_rate_hz": float((n_total - k - 1) / (sent[-1] - sent[k])),
+        "filter_compute_median_us": float(np.median(comp)) if comp.size else None,
+        "filter_compute_p99_us": float(np.percentile(comp, 99)) if comp.size else None,
+    }
+
+
+def inner(args) -> int:
+    import rclpy
+    # The driver's sender and receiver threads share the GIL; the default 5 ms switch interval
+    # would show up as latency of the receiving thread, not of the node under test.
+    sys.setswitchinterval(5e-5)
+    rclpy.init()
+    rows = []
+    for rate in args.rates:
+        for target in ("echo", "shield"):
+            r = run_one(target, rate, args.duration, args.warmup)
+            rows.append(r)
+            print(json.dumps(r), flush=True)
+    rclpy.try_shutdown()
+    print(f"\n{'rate':>6} {'target':>7} {'median µs':>10} {'p99 µs':>9} {'max µs':>9} "
+          f"{'missed':>7} {'p99/floor':>9} {'filter p50/p99 µs':>18}")
+    for r in rows:
+        floor = next(f for f in rows if f["rate_hz"] == r["rate_hz"] and f["target"] == "echo")
+        ratio = r["p99_us"] / floor["p99_us"] if r["p99_us"] and floor["p99_us"] else float("nan")
+        comp = (f"{r['filter_compute_median_us']:.1f}/{r['filter_compute_p99_us']:.1f}"
+                if r["filter_compute_median_us"] is not None else "-")
+        print(f"{r['rate_hz']:>6.0f} {r['target']:>7} {r['median_us']:>10.0f} {r['p99_us']:>9.0f} "
+              f"{r['max_us']:>9.0f} {r['missed']:>4}/{r['sent']:<6} {ratio:>5.2f} {comp:>18}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": platform.platform(),
+                                               "cpus": os.cpu_count(), "rows": rows}, indent=1))
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--duration", type=float, default=60.0, help="measured seconds per run")
+    ap.add_argument("--warmup", type=float, default=2.0)
+    ap.add_argument("--rates", type=float, nargs="+", default=[100.0, 500.0, 1000.0])
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--echo", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.echo:
+        return echo_main()
+    if args.inner:
+        return inner(args)
+    return outer(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

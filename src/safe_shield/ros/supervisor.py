@@ -1,0 +1,188 @@
+"""Fail-closed supervision around the shield core: watchdogs, e-stop lock, enable, recovery.
+
+The node feeds events in (state received, command received, e-stop received, timer tick) and
+publishes what comes out. Everything here is plain Python so the rules are readable in one place
+and do not depend on a middleware; the node only translates messages.
+
+Rules (all fail closed):
+- a command is only ever passed through ``Shield.decide``; every other path outputs the stop action;
+- no command for ``command_timeout_s`` -> the stop action is published *actively* at the tick rate
+  for ``stop_repeat_s`` (never silently dropping out; < 0 = forever);
+- state older than ``state_timeout_s`` by receipt time, or by its header stamp -> stop;
+- a non-finite command or state -> rejected (stop / core fallback), never forwarded;
+- e-stop ``True`` -> locked; with ``estop_timeout_s`` > 0 a missing heartbeat also locks;
+- disabled (service) -> stop;
+- leaving a state/e-stop stop needs ``recovery_s`` of continuously healthy inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from safe_shield.decision import Decision, Outcome
+
+
+@dataclass
+class SupervisorConfig:
+    command_timeout_s: float = 0.25
+    state_timeout_s: float = 0.2
+    stop_repeat_s: float = 2.0       # how long to keep publishing stops after a timeout; < 0: forever
+    estop_timeout_s: float = 0.0     # > 0: a heartbeat (e-stop False) is required at least this often
+    use_estop: bool = False
+    recovery_s: float = 0.2
+    check_state_stamp: bool = True   # reject states whose header stamp is old (or zero)
+
+
+class StopReason:
+    COMMAND_TIMEOUT = "command_timeout"
+    STATE_STALE = "state_stale"
+    STATE_MISSING = "state_missing"
+    STATE_BAD = "state_unreadable"
+    COMMAND_NOT_FINITE = "command_not_finite"
+    COMMAND_BAD = "command_unreadable"
+    ESTOP = "estop_locked"
+    ESTOP_TIMEOUT = "estop_heartbeat_timeout"
+    DISABLED = "disabled"
+    RECOVERING = "recovering"
+    INACTIVE = "inactive"
+
+
+class Supervisor:
+    """Decides what to output for each event. Times: ``mono`` = receipt clock (monotonic seconds),
+    ``stamp``/``now`` = the ROS clock (seconds; sim time if the node uses it)."""
+
+    def __init__(self, shield: Any, config: SupervisorConfig, latency_window: int = 2000):
+        self.shield = shield
+        self.cfg = config
+        self.enabled = True
+        self.state: np.ndarray | None = None
+        self.state_stamp = -math.inf
+        self.state_mono = -math.inf
+        self.state_bad = False
+        self.command_mono = -math.inf
+        self.estop_locked = False
+        self.estop_mono = -math.inf
+        self.stop_since: float | None = None      # monotonic time the current stop condition began
+        self.healthy_since: float | None = None   # for recovery out of a state/e-stop stop
+        self.last_reason: str | None = None
+        # Statistics for /diagnostics.
+        self.outcomes: Counter[str] = Counter()
+        self.compute_times: deque[float] = deque(maxlen=latency_window)
+        self.n_commands = 0
+        self.n_states = 0
+
+    # -- inputs -------------------------------------------------------------------------------
+    def on_state(self, obs: np.ndarray | None, stamp: float, mono: float) -> None:
+        """A state message arrived; ``obs`` is None when it could not be read."""
+        self.n_states += 1
+        self.state_bad = obs is None
+        if obs is not None:
+            self.state, self.state_stamp, self.state_mono = obs, stamp, mono
+
+    def on_estop(self, locked: bool, mono: float) -> None:
+        self.estop_locked = bool(locked)
+        self.estop_mono = mono
+
+    def set_enabled(self, enabled: bool) -> None:
+        self.enabled = bool(enabled)
+
+    # -- conditions ---------------------------------------------------------------------------
+    def _hard_stop_reason(self, now: float, mono: float) -> str | None:
+        """A reason that forces a stop regardless of the command, or None."""
+        c = self.cfg
+        if not self.enabled:
+            return StopReason.DISABLED
+        if c.use_estop:
+            if self.estop_locked:
+                return StopReason.ESTOP
+            if c.estop_timeout_s > 0 and mono - self.estop_mono > c.estop_timeout_s:
+                return StopReason.ESTOP_TIMEOUT
+        if self.state is None:
+            return StopReason.STATE_MISSING
+        if self.state_bad:
+            return StopReason.STATE_BAD
+        if mono - self.state_mono > c.state_timeout_s:
+            return StopReason.STATE_STALE
+        if c.check_state_stamp and now - self.state_stamp > c.state_timeout_s:
+            return StopReason.STATE_STALE
+        return None
+
+    def _gate(self, now: float, mono: float) -> str | None:
+        """Hard stop reason, or RECOVERING while inputs have not yet been healthy for recovery_s."""
+        reason = self._hard_stop_reason(now, mono)
+        if reason is not None:
+            self.healthy_since = None
+            return reason
+        if self.healthy_since is None:
+            self.healthy_since = mono
+        if self.last_reason in (StopReason.STATE_STALE, StopReason.STATE_BAD, StopReason.ESTOP,
+                                StopReason.ESTOP_TIMEOUT, StopReason.RECOVERING) \
+                and mono - self.healthy_since < self.cfg.recovery_s:
+            return StopReason.RECOVERING
+        return None
+
+    # -- outputs ------------------------------------------------------------------------------
+    def stop(self, reason: str, mono: float) -> tuple[np.ndarray, Decision]:
+        if self.stop_since is None:
+            self.stop_since = mono
+        self.last_reason = reason
+        fresh_state = self.state if reason not in (StopReason.STATE_STALE, StopReason.STATE_BAD,
+                                                   StopReason.STATE_MISSING) else None
+        u = np.asarray(self.shield.fallback_action(fresh_state), dtype=float)
+        d = Decision(Outcome.STOP, reason, math.nan, 0.0)
+        self.outcomes[d.outcome.value] += 1
+        return u, d
+
+    def on_command(self, u_cmd: np.ndarray | None, now: float, mono: float
+                   ) -> tuple[np.ndarray, Decision]:
+        """A command arrived (``None``: unreadable). Returns what to publish."""
+        self.n_commands += 1
+        self.command_mono = mono
+        if u_cmd is None:
+            return self.stop(StopReason.COMMAND_BAD, mono)
+        if not np.all(np.isfinite(u_cmd)):
+            return self.stop(StopReason.COMMAND_NOT_FINITE, mono)
+        reason = self._gate(now, mono)
+        if reason is not None:
+            return self.stop(reason, mono)
+        u, d = self.shield.decide(self.state, u_cmd, self.state_stamp, now)
+        self.stop_since = None
+        self.last_reason = d.reason
+        self.outcomes[d.outcome.value] += 1
+        self.compute_times.append(d.compute_time_s)
+        return np.asarray(u, dtype=float), d
+
+    def tick(self, now: float, mono: float) -> tuple[np.ndarray, Decision] | None:
+        """Timer: returns a stop to publish while a stop condition holds and the repeat window
+        is open, else None (a healthy command stream is answered per command, not here)."""
+        if mono - self.command_mono <= self.cfg.command_timeout_s:
+            return None           # commands are flowing: each one is answered (with a stop if due)
+        reason = self._hard_stop_reason(now, mono) or StopReason.COMMAND_TIMEOUT
+        if self.stop_since is None:
+            self.stop_since = mono
+        if 0 <= self.cfg.stop_repeat_s < mono - self.stop_since:
+            return None
+        return self.stop(reason, mono)
+
+    # -- statistics ---------------------------------------------------------------------------
+    def stats(self, now: float, mono: float) -> dict[str, float]:
+        n = sum(self.outcomes.values())
+        ct = np.array(self.compute_times) if self.compute_times else np.array([math.nan])
+        return {
+            "commands": self.n_commands,
+            "states": self.n_states,
+            "decisions": n,
+            "intervention_ratio": (n - self.outcomes["pass"]) / n if n else 0.0,
+            "state_age_s": mono - self.state_mono,
+            "state_stamp_age_s": now - self.state_stamp,
+            "command_age_s": mono - self.command_mono,
+            "compute_p50_us": float(np.percentile(ct, 50) * 1e6),
+            "compute_p99_us": float(np.percentile(ct, 99) * 1e6),
+            "compute_max_us": float(ct.max() * 1e6),
+            **{f"count_{k}": float(v) for k, v in sorted(self.outcomes.items())},
+        }

@@ -1,0 +1,73 @@
+"""Watchdog rules of the ROS node, on the real shield core and the shipped bundle."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from safe_shield.decision import Outcome
+from safe_shield.ros.supervisor import Supervisor, SupervisorConfig
+from safe_shield.shield import Shield
+
+MODEL = Path(__file__).resolve().parents[2] / "models" / "point_hazards_ssa"
+X = np.array([-1.8, 0, 0, 0, 1.8, 0, 0, 0, 0, 1.2, 0, -1.2, 1, .6, 1, -.6, -1, 1.4])
+U = np.array([0.3, 0.1])
+
+
+@pytest.fixture
+def sup():
+    s = Supervisor(Shield.from_bundle(MODEL, {"state_timeout_s": 0.2}),
+                   SupervisorConfig(command_timeout_s=0.25, state_timeout_s=0.2,
+                                    stop_repeat_s=1.0, recovery_s=0.2))
+    s.on_state(X, stamp=100.0, mono=0.0)
+    return s
+
+
+def test_healthy_command_passes(sup):
+    u, d = sup.on_command(U, now=100.01, mono=0.01)
+    assert d.outcome is Outcome.PASS and np.allclose(u, U)
+
+
+def test_no_state_yet_or_stale_state_stops(sup):
+    fresh = Supervisor(sup.shield, sup.cfg)
+    assert fresh.on_command(U, 0.0, 0.0)[1].reason == "state_missing"
+    u, d = sup.on_command(U, now=100.01, mono=0.5)           # receipt age 0.5 s
+    assert (d.outcome, d.reason) == (Outcome.STOP, "state_stale") and not u.any()
+    sup.on_state(X, stamp=99.0, mono=1.0)                     # fresh receipt, old stamp
+    assert sup.on_command(U, now=100.01, mono=1.0)[1].reason == "state_stale"
+
+
+def test_recovery_needs_healthy_inputs_for_recovery_s(sup):
+    sup.on_command(U, now=100.01, mono=0.5)                   # stale -> stop
+    sup.on_state(X, stamp=100.5, mono=0.5)
+    assert sup.on_command(U, now=100.5, mono=0.55)[1].reason == "recovering"
+    sup.on_state(X, stamp=100.75, mono=0.75)
+    assert sup.on_command(U, now=100.76, mono=0.76)[1].outcome is Outcome.PASS
+
+
+def test_non_finite_command_is_never_forwarded(sup):
+    u, d = sup.on_command(np.array([np.nan, 0.0]), 100.0, 0.0)
+    assert d.reason == "command_not_finite" and np.isfinite(u).all() and not u.any()
+
+
+def test_command_timeout_stops_repeatedly_then_goes_quiet(sup):
+    sup.on_command(U, 100.0, 0.0)
+    assert sup.tick(100.1, 0.1) is None                        # still fresh
+    outs = []
+    for t in np.arange(0.3, 1.6, 0.02):                        # state stays fresh throughout
+        sup.on_state(X, stamp=100.0 + t, mono=t)
+        outs.append(sup.tick(100.0 + t, t))
+    stops = [o for o in outs if o is not None]
+    assert stops and all(d.reason == "command_timeout" and not u.any() for u, d in stops)
+    assert outs[-1] is None and outs[0] is not None            # quiet after stop_repeat_s
+
+
+def test_estop_lock_heartbeat_and_disable(sup):
+    sup.cfg.use_estop, sup.cfg.estop_timeout_s = True, 0.3
+    sup.on_estop(True, 0.0)
+    assert sup.on_command(U, 100.0, 0.01)[1].reason == "estop_locked"
+    sup.on_estop(False, 0.0)
+    sup.on_state(X, stamp=100.5, mono=0.5)
+    assert sup.on_command(U, 100.5, 0.5)[1].reason == "estop_heartbeat_timeout"
+    sup.set_enabled(False)
+    assert sup.on_command(U, 100.5, 0.5)[1].reason == "disabled"
