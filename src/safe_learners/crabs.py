@@ -1,0 +1,861 @@
+"""CRABS: Co-trained Barrier certificate for Safe RL (Luo & Ma, NeurIPS 2021) - learner.
+
+Reads top to bottom; each piece is named as in the paper and cites the (digest-corrected) equation it implements
+(digest: shared/papers/crabs.md). All hyper-parameters are in ``CrabsConfig``.
+
+  B_safe(s)            handcrafted barrier, the authors' code form (digest Sec. 2): 0 at the centre, 1 on the boundary,
+                       slope ~99.5 outside. The printed omega(u) = max(0, 100(|u|-1)) breaks R.2 and is NOT used.
+  h_phi(s)             = 1 - softplus(f_phi(s) - f_phi(s0)) - B_safe(s)           (certificate, R.1 + R.2 by construction)
+  T_hat(s,a)           = {mu_w1(s,a) .. mu_wK(s,a)}, K = 5 Gaussian nets trained by NLL (Eq. 6), MEANS only
+  U(s,a,h)             = max_k -h(mu_wk(s,a))                                     (Eq. 1)
+  C*(h,pi)             = max_{s in C_h} U(s, pi(s), h)                            (Eq. 2-3)
+  grad_phi C*          = grad_phi U(s*) + lambda* grad_phi h(s*),
+                         lambda* = |grad_s U(s*)| / |grad_s h(s*)|                  (Eq. 4 as corrected by Lemma 1)
+  L_cert               = avg_W[U + lambda* h] + 0.001 Reg(phi; h_hat),
+                         Reg = E_s relu(h_hat(s) - h_phi(s))                       (Eq. 5, region-growing regulariser)
+  MALA                 p(s) ~ exp(lambda1 U(s, pi(s), h)), proposals outside C_h rejected (App. D, corrected)
+  modified SAC         Eq. 10 (Q_hat = min Q if U <= 0 else -C - U), Eq. 11 (TD mask 1[U(s',a') <= 0]), Eq. 12
+  adversarial pi step  theta <- theta - lr grad_theta avg U(s*, pi_theta(s*)) over MALA counterexamples
+  SAFE_EXPLORE         Alg. 3: 100 proposals tanh(mu + c_i sigma zeta_i), c_i from 1 to 1e-3; first with
+                       U <= -margin, else the certified mean policy pi_ref(s) = tanh(mu_ref(s))
+
+Zero-violation details the paper leaves out (digest Sec. 8), all implemented here:
+  * margin eps_m: a state is a counterexample when h(s) >= 0 and U(s, pi(s)) > -eps_m;
+  * exploration only with the last ACCEPTED triple (h, pi_ref, T_hat), deep-copied and frozen at certification;
+  * a certificate is accepted after ``cert_clean_steps`` MALA steps with no counterexample AND a passing gradient
+    attack (audit) - otherwise h is reverted to the last accepted one.
+
+Counting: every real environment step (initial-policy verification, warm-up collection, exploration, evaluation) is
+counted in its own bucket and in the total; a violation is any step whose state is unsafe.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, asdict, field
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from safe_learners.sac import SAC, SACConfig, TanhGaussianPolicy, TwinQ, ReplayBuffer, mlp
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Hyper-parameters
+# ----------------------------------------------------------------------------------------------------------------------
+@dataclass
+class CrabsConfig:
+    seed: int = 0
+    epochs: int = 20
+    # networks (authors' code sizes where they are small; see digest Sec. 4)
+    f_hidden: int = 64            # barrier f_phi: 2 x f_hidden, ReLU (paper 2x256; 64 is enough for 2-D states)
+    policy_hidden: int = 64       # [code] 2x64
+    q_hidden: int = 128           # paper/code 2x256; 128 for CPU speed
+    model_hidden: int = 64        # paper 4x400 Swish, code 4x256 SiLU; 3x64 SiLU for CPU speed on 2-D tasks
+    model_layers: int = 3
+    n_models: int = 5             # K (Eq. 6)
+    # initial safe policy (documented procedure, see Crabs.make_initial_policy)
+    init_bc_steps: int = 1500
+    init_verify_episodes: int = 1
+    # warm-up data
+    warmup_episodes: int = 5
+    warmup_noise: float = 0.2
+    init_region_r: float = 3.0    # initial C_h ellipsoid radius (Mahalanobis, warm-up states) - our addition
+    init_region_steps: int = 1000
+    # dynamics (Eq. 6)
+    model_lr: float = 1e-3
+    model_wd: float = 7.5e-5
+    model_batch: int = 256
+    model_warmup_steps: int = 3000
+    model_steps: int = 1000       # per epoch, per member (all members in one batched call)
+    model_grad_clip: float = 10.0
+    # certificate (Eq. 1-5, Alg. 1)
+    h_lr: float = 3e-4
+    h_lr_pretrain: float = 1e-3
+    h_wd: float = 1e-4
+    reg_coef: float = 1e-3        # Eq. 5
+    margin_pretrain: float = 0.05  # eps_m [code]
+    margin: float = 0.01           # eps_m [code]
+    n_chains: int = 1000          # paper 1e4; 1e3 vectorised chains on CPU (the audit uses >= 1e4 particles)
+    mala_lambda1: float = 30.0    # App. D
+    mala_eta0: float = 1e-3    # [code] 0.01; our certified sets are ~1% of the box
+    mala_target_acc: float = 0.6
+    cert_warmup_mala: int = 200
+    cert_clean_steps: int = 500   # [code] 5000
+    cert_max_steps: int = 3000    # [code] 20000
+    pretrain_max_steps: int = 20000
+    # audit (gradient attack + true-simulator invariance)
+    audit_particles: int = 10_000
+    audit_attack_steps: int = 100
+    audit_attack_lr: float = 0.02
+    audit_invariance_states: int = 100_000
+    # policy (Eq. 10-12, Alg. 4)
+    sac: SACConfig = field(default_factory=SACConfig)
+    policy_steps: int = 2000      # per epoch (paper)
+    q_warm_steps: int = 1000      # [code] Q-only steps after warm-up (10,001 in Swing)
+    penalty_C: float = 1000.0     # Eq. 10 [code]
+    adv_lr: float = 3e-4
+    adv_wd: float = 1e-4
+    adv_every: int = 1            # adversarial theta step every adv_every SAC steps ([code] adaptive period; fixed here)
+    # exploration (Alg. 3)
+    explore_n: int = 100
+    eval_episodes: int = 1        # roll-outs of pi_ref per epoch in the real env (counted)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Task description (environment-agnostic)
+# ----------------------------------------------------------------------------------------------------------------------
+@dataclass
+class CrabsTask:
+    name: str
+    n_obs: int
+    n_act: int
+    s0: np.ndarray
+    dt: float
+    constraints: list            # [(state index, lower bound, upper bound)]  -> unsafe set, B_safe
+    box_low: np.ndarray          # state box for MALA / audit / certified-region fraction
+    box_high: np.ndarray
+    make_env: Callable           # () -> env with reset/step and info["unsafe"]
+    true_step: Callable          # (obs [B,n], act [B,m]) numpy -> next obs [B,n] (audit only)
+    prior_controller: Callable   # obs [B,n] numpy -> act [B,m]: the hand-designed law pi_init is cloned from
+    horizon: int = 200
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# B_safe and the certificate h_phi
+# ----------------------------------------------------------------------------------------------------------------------
+B_EPS = 0.01
+
+
+def b_safe(s: torch.Tensor, idx: torch.Tensor, lb: torch.Tensor, ub: torch.Tensor, eps: float = B_EPS) -> torch.Tensor:
+    """Code form of B_safe (digest Sec. 2). s [..., n] -> [...]; max over the box constraints."""
+    z = s[..., idx]
+    u = 2.0 * (z - lb) / (ub - lb) - 1.0
+    b_max = -math.log(eps * (2 + eps) / (1 + eps) ** 2)
+    uc = u.clamp(-1.0, 1.0)   # keeps the log finite; the outside branch is selected by torch.where
+    inside = -torch.log((1 + uc + eps) * (1 - uc + eps) / (1 + eps) ** 2) / b_max
+    outside = 1.0 + (u.abs() - 1.0) * 2.0 / (eps * (2 + eps))
+    return torch.where(u.abs() <= 1.0, inside, outside).max(-1).values
+
+
+class Barrier(nn.Module):
+    """h_phi(s) = 1 - softplus(f_phi(s) - f_phi(s0)) - B_safe(s). Normaliser (state box) inside."""
+
+    def __init__(self, task: CrabsTask, hidden: int):
+        super().__init__()
+        self.f = mlp(task.n_obs, 1, hidden, act=nn.ReLU)
+        lo, hi = np.asarray(task.box_low, np.float32), np.asarray(task.box_high, np.float32)
+        self.register_buffer("center", torch.as_tensor((lo + hi) / 2))
+        self.register_buffer("half_w", torch.as_tensor((hi - lo) / 2))
+        self.register_buffer("s0", torch.as_tensor(np.asarray(task.s0, np.float32)))
+        self.register_buffer("c_idx", torch.as_tensor([c[0] for c in task.constraints], dtype=torch.long))
+        self.register_buffer("c_lb", torch.as_tensor([c[1] for c in task.constraints], dtype=torch.float32))
+        self.register_buffer("c_ub", torch.as_tensor([c[2] for c in task.constraints], dtype=torch.float32))
+
+    def f_val(self, s):
+        return self.f((s - self.center) / self.half_w).squeeze(-1)
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:
+        return 1.0 - F.softplus(self.f_val(s) - self.f_val(self.s0)) - b_safe(s, self.c_idx, self.c_lb, self.c_ub)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Dynamics ensemble (Eq. 6): K Gaussian nets, all members in one batched matmul
+# ----------------------------------------------------------------------------------------------------------------------
+class EnsembleLinear(nn.Module):
+    def __init__(self, k, n_in, n_out):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(k, n_in, n_out) / math.sqrt(n_in))
+        self.b = nn.Parameter(torch.zeros(k, 1, n_out))
+
+    def forward(self, x):  # x [K, B, n_in]
+        return torch.baddbmm(self.b, x, self.w)
+
+
+class GaussianEnsemble(nn.Module):
+    """N(mu_wk(s,a), diag sigma_wk^2), k = 1..K; predicts the normalised state change; soft log-sigma bounds
+    (Chua et al.; [code] bounds [-10, 0.5] + 0.001 (max - min)); input normaliser frozen after warm-up."""
+
+    def __init__(self, n_obs, n_act, k=5, hidden=64, layers=3):
+        super().__init__()
+        self.k, self.n_obs = k, n_obs
+        dims = [n_obs + n_act] + [hidden] * layers
+        self.layers = nn.ModuleList(EnsembleLinear(k, a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.head = EnsembleLinear(k, hidden, 2 * n_obs)
+        self.max_logstd = nn.Parameter(torch.full((k, 1, n_obs), 0.5))
+        self.min_logstd = nn.Parameter(torch.full((k, 1, n_obs), -10.0))
+        for name, n in (("s_mean", n_obs), ("s_std", n_obs), ("d_mean", n_obs), ("d_std", n_obs)):
+            self.register_buffer(name, torch.zeros(n) if "mean" in name else torch.ones(n))
+
+    def set_normaliser(self, s, s2):
+        d = s2 - s
+        self.s_mean.copy_(s.mean(0)); self.s_std.copy_(s.std(0).clamp_min(1e-3))
+        self.d_mean.copy_(d.mean(0)); self.d_std.copy_(d.std(0).clamp_min(1e-4))
+
+    def stats(self, s, a):
+        """s [K,B,n] or [B,n] -> normalised (mean, logstd) [K,B,n]."""
+        x = torch.cat([(s - self.s_mean) / self.s_std, a], -1)
+        if x.dim() == 2:
+            x = x.unsqueeze(0).expand(self.k, -1, -1)
+        for layer in self.layers:
+            x = F.silu(layer(x))
+        out = self.head(x)
+        mu, ls = out[..., : self.n_obs], out[..., self.n_obs:]
+        ls = self.max_logstd - F.softplus(self.max_logstd - ls)
+        ls = self.min_logstd + F.softplus(ls - self.min_logstd)
+        return mu, ls
+
+    def means(self, s, a):
+        """T_hat(s, a): the K means in raw units, [K, B, n]."""
+        mu, _ = self.stats(s, a)
+        return s.unsqueeze(0) + mu * self.d_std + self.d_mean
+
+    def nll(self, s, a, s2):
+        """Eq. 6 (sign fixed): Gaussian NLL of the normalised state change; s, a, s2 are [K, B, .] (own batch per member)."""
+        mu, ls = self.stats(s, a)
+        y = (s2 - s - self.d_mean) / self.d_std
+        nll = ((mu - y) ** 2 * torch.exp(-2 * ls) + 2 * ls).mean()
+        return nll + 0.001 * (self.max_logstd.sum() - self.min_logstd.sum()) / self.k, ((mu - y) ** 2).mean()
+
+
+def worst_case_U(h: Barrier, model: GaussianEnsemble, s: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """Eq. 1 with T_hat = ensemble means: U(s, a, h) = max_k -h(mu_k(s, a)). s [B,n], a [B,m] -> [B]."""
+    nxt = model.means(s, a)                          # [K, B, n]
+    return (-h(nxt)).max(0).values
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# MALA over the state box (App. D, corrected): vectorised chains, per-chain step size tuned to ~0.6 acceptance
+# ----------------------------------------------------------------------------------------------------------------------
+class Mala:
+    def __init__(self, task: CrabsTask, n: int, lambda1: float, eta0: float, target_acc: float, gen: torch.Generator):
+        self.lo = torch.as_tensor(np.asarray(task.box_low, np.float32))
+        self.hi = torch.as_tensor(np.asarray(task.box_high, np.float32))
+        self.s0 = torch.as_tensor(np.asarray(task.s0, np.float32))
+        self.lambda1, self.target = lambda1, target_acc
+        self.gen = gen
+        self.z = self.to_z(self.s0).expand(n, -1).clone()   # chains in unit-box coordinates, start at s0 (in C_h)
+        self.eta = torch.full((n,), eta0)
+        self.acc_ema = torch.full((n,), target_acc)
+
+    def to_s(self, z):
+        return (self.lo + self.hi) / 2 + z * (self.hi - self.lo) / 2
+
+    def to_z(self, s):
+        return (s - (self.lo + self.hi) / 2) / ((self.hi - self.lo) / 2)
+
+    @property
+    def states(self):
+        return self.to_s(self.z)
+
+    def _logp_grad(self, z, U_fn, h_fn):
+        z = z.detach().requires_grad_(True)
+        s = self.to_s(z)
+        U = U_fn(s)
+        lp = self.lambda1 * U
+        g, = torch.autograd.grad(lp.sum(), z)
+        with torch.no_grad():
+            inside = (h_fn(s) >= 0) & (z.abs() <= 1).all(-1)
+        return lp.detach(), g, inside
+
+    def step(self, U_fn, h_fn):
+        """One MALA step of every chain: s~ = s + eta grad log p + sqrt(2 eta) xi, Metropolis-Hastings test,
+        proposals outside C_h (or the box) rejected; chains that fell outside C_h are projected back."""
+        self.project(h_fn)
+        lp, g, _ = self._logp_grad(self.z, U_fn, h_fn)
+        eta = self.eta.unsqueeze(-1)
+        xi = torch.randn(self.z.shape, generator=self.gen)
+        zp = self.z + eta * g + torch.sqrt(2 * eta) * xi
+        lpp, gp, inside = self._logp_grad(zp, U_fn, h_fn)
+        log_q_fwd = -((zp - self.z - eta * g) ** 2).sum(-1) / (4 * eta[:, 0])
+        log_q_bwd = -((self.z - zp - eta * gp) ** 2).sum(-1) / (4 * eta[:, 0])
+        log_alpha = lpp - lp + log_q_bwd - log_q_fwd
+        u = torch.rand(log_alpha.shape, generator=self.gen).clamp_min(1e-12)
+        acc = inside & (torch.log(u) < log_alpha)
+        self.z = torch.where(acc.unsqueeze(-1), zp.detach(), self.z)
+        a = acc.float()
+        self.eta = (self.eta * (1 + 0.01 * (a - self.target))).clamp(1e-6, 0.5)   # [code] per-chain step-size rule
+        self.acc_ema = 0.99 * self.acc_ema + 0.01 * a
+        return float(a.mean())
+
+    def project(self, h_fn, iters: int = 10, lr: float = 0.02):
+        """Chains outside C_h: <= 10 normalised gradient-ascent steps on h; any still outside restart from a random
+        chain inside C_h (s0 is always inside: h(s0) = 1 - ln 2 - B_safe(s0) > 0)."""
+        with torch.no_grad():
+            out = h_fn(self.states) < 0
+        if not out.any():
+            return
+        z = self.z[out].clone()
+        for _ in range(iters):
+            z.requires_grad_(True)
+            hv = h_fn(self.to_s(z))
+            if (hv >= 0).all():
+                break
+            g, = torch.autograd.grad(hv.sum(), z)
+            z = (z + lr * g / g.norm(dim=-1, keepdim=True).clamp_min(1e-8) * (hv < 0).float().unsqueeze(-1)).detach()
+        z = z.detach().clamp(-1, 1)
+        self.z[out] = z
+        with torch.no_grad():
+            out = h_fn(self.states) < 0
+            if out.any():
+                ins = (~out).nonzero().squeeze(-1)
+                if len(ins) == 0:
+                    self.z[:] = self.to_z(self.s0)
+                else:
+                    pick = ins[torch.randint(len(ins), (int(out.sum()),), generator=self.gen)]
+                    self.z[out] = self.z[pick]
+
+    def inject(self, s_bad: torch.Tensor, U_now: torch.Tensor):
+        """Replace the chains of lowest U by given states (e.g. counterexamples found by the gradient attack)."""
+        m = min(len(s_bad), len(self.z) // 2)
+        if m == 0:
+            return
+        worst = torch.argsort(U_now)[:m]
+        self.z[worst] = self.to_z(s_bad[:m]).clamp(-1, 1)
+
+    def state_dict(self):
+        return {"z": self.z, "eta": self.eta, "acc_ema": self.acc_ema}
+
+    def load_state_dict(self, st):
+        self.z, self.eta, self.acc_ema = st["z"], st["eta"], st["acc_ema"]
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Audits of a certificate (issue 4 "Done when"; digest Sec. 8 faithful test 4)
+# ----------------------------------------------------------------------------------------------------------------------
+def sample_in_region(task: CrabsTask, h: Barrier, n: int, gen: torch.Generator, max_draws: int = 200):
+    """Uniform states in C_h = {h >= 0} (rejection sampling from the state box) and the certified-region fraction."""
+    lo = torch.as_tensor(np.asarray(task.box_low, np.float32)); hi = torch.as_tensor(np.asarray(task.box_high, np.float32))
+    got, drawn, kept = [], 0, 0
+    for _ in range(max_draws):
+        s = lo + (hi - lo) * torch.rand((max(n, 10_000), task.n_obs), generator=gen)
+        with torch.no_grad():
+            ok = h(s) >= 0
+        drawn += len(s); kept += int(ok.sum())
+        got.append(s[ok])
+        if kept >= n:
+            break
+    s = torch.cat(got)[:n]
+    return s, kept / drawn
+
+
+def gradient_attack(task, h, model, pi_mean, gen, n_particles=10_000, steps=100, lr=0.02, extra=None):
+    """Adam ascent on U(s, pi(s), h) - 1000 relu(-h(s)) from >= 1e4 particles in C_h ([code] check_by_grad).
+    Returns (max U over particles that end in C_h, those particles' states sorted by U desc)."""
+    s, _ = sample_in_region(task, h, n_particles, gen)
+    if extra is not None:
+        s = torch.cat([s, extra])
+    lo = torch.as_tensor(np.asarray(task.box_low, np.float32)); hi = torch.as_tensor(np.asarray(task.box_high, np.float32))
+    half = (hi - lo) / 2
+    z = ((s - (lo + hi) / 2) / half).clone().requires_grad_(True)
+    opt = torch.optim.Adam([z], lr=lr)
+    for _ in range(steps):
+        ss = (lo + hi) / 2 + z * half
+        obj = worst_case_U(h, model, ss, pi_mean(ss)) - 1000.0 * F.relu(-h(ss))
+        opt.zero_grad(); (-obj.sum()).backward(); opt.step()
+        with torch.no_grad():
+            z.clamp_(-1, 1)
+    with torch.no_grad():
+        ss = (lo + hi) / 2 + z * half
+        U = worst_case_U(h, model, ss, pi_mean(ss))
+        ok = h(ss) >= 0
+        U = torch.where(ok, U, torch.full_like(U, -float("inf")))
+        order = torch.argsort(U, descending=True)
+        return float(U.max()), ss[order], U[order]
+
+
+def invariance_rate(task, h, pi_mean, gen, n=100_000):
+    """Ground truth: P[h(T_true(s, pi(s))) >= 0 | h(s) >= 0] on n states sampled uniformly in C_h; also the rate at
+    which the true next state is safe."""
+    s, frac = sample_in_region(task, h, n, gen)
+    with torch.no_grad():
+        a = pi_mean(s)
+        s2 = torch.as_tensor(task.true_step(s.numpy(), a.numpy()))
+        h2 = h(s2)
+        c = torch.as_tensor([ci[0] for ci in task.constraints])
+        lb = torch.as_tensor([ci[1] for ci in task.constraints]); ub = torch.as_tensor([ci[2] for ci in task.constraints])
+        safe = ((s2[:, c] >= lb) & (s2[:, c] <= ub)).all(-1)
+    return {"n_states": len(s), "invariance_rate": float((h2 >= 0).float().mean()),
+            "next_safe_rate": float(safe.float().mean()), "region_fraction": frac}
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# The learner
+# ----------------------------------------------------------------------------------------------------------------------
+def _atomic_torch_save(obj, path):
+    tmp = f"{path}.tmp.{os.getpid()}"
+    torch.save(obj, tmp)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class Crabs:
+    def __init__(self, task: CrabsTask, cfg: CrabsConfig, log_path: str | None = None, ckpt_path: str | None = None,
+                 verbose: bool = True):
+        self.task, self.cfg = task, cfg
+        self.log_path, self.ckpt_path, self.verbose = log_path, ckpt_path, verbose
+        torch.manual_seed(cfg.seed)
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed)
+        n, m = task.n_obs, task.n_act
+        lo, hi = np.asarray(task.box_low, np.float32), np.asarray(task.box_high, np.float32)
+        c, w = (lo + hi) / 2, (hi - lo) / 2
+        self.h = Barrier(task, cfg.f_hidden)
+        self.policy = TanhGaussianPolicy(n, m, cfg.policy_hidden, c, w)
+        self.q = TwinQ(n, m, cfg.sac.q_hidden, c, w)
+        self.model = GaussianEnsemble(n, m, cfg.n_models, cfg.model_hidden, cfg.model_layers)
+        self.sac = SAC(self.policy, self.q, cfg.sac)
+        self.opt_model = torch.optim.Adam(self.model.parameters(), lr=cfg.model_lr, weight_decay=cfg.model_wd)
+        self.opt_h = torch.optim.Adam(self.h.parameters(), lr=cfg.h_lr, weight_decay=cfg.h_wd)
+        self.opt_adv = torch.optim.Adam(self.policy.parameters(), lr=cfg.adv_lr, weight_decay=cfg.adv_wd)
+        self.mala = Mala(task, cfg.n_chains, cfg.mala_lambda1, cfg.mala_eta0, cfg.mala_target_acc, self.gen)
+        self.buf = ReplayBuffer(n, m, 200_000)
+        self.env = task.make_env()
+        self.accepted = None           # frozen (h, pi_ref, T_hat) triple used for exploration
+        self.h_hat = None              # previous accepted certificate for Reg (Eq. 5)
+        self.counts = {"init_steps": 0, "init_violations": 0, "warmup_steps": 0, "warmup_violations": 0,
+                       "explore_steps": 0, "explore_violations": 0, "eval_steps": 0, "eval_violations": 0,
+                       "explore_fallbacks": 0, "explore_left_certified_region": 0}
+        self.epoch = 0                 # number of finished epochs
+        self.stage = "new"
+        self.records: list[dict] = []
+        self.t_start = time.time()
+        self.wall_before = 0.0
+
+    # -- bookkeeping -----------------------------------------------------------------------------------------------
+    def log(self, rec: dict):
+        rec = {"t": round(self.wall_before + time.time() - self.t_start, 2), **rec}
+        self.records.append(rec)
+        if self.verbose:
+            print(json.dumps(rec), flush=True)
+        if self.log_path:
+            with open(self.log_path, "a") as fh:
+                fh.write(json.dumps(rec) + "\n")
+
+    @property
+    def real_steps(self):
+        c = self.counts
+        return c["init_steps"] + c["warmup_steps"] + c["explore_steps"] + c["eval_steps"]
+
+    @property
+    def violations(self):
+        c = self.counts
+        return c["init_violations"] + c["warmup_violations"] + c["explore_violations"] + c["eval_violations"]
+
+    def _run_episode(self, act_fn, bucket: str, store: bool):
+        obs, _ = self.env.reset()
+        ret, steps, viol = 0.0, 0, 0
+        while True:
+            a = act_fn(obs)
+            obs2, r, term, trunc, info = self.env.step(a)
+            steps += 1
+            unsafe = bool(info.get("unsafe", False))
+            viol += unsafe
+            ret += r
+            if store:
+                self.buf.add(obs, a, r, obs2, term)
+            obs = obs2
+            if term or trunc or unsafe or steps >= self.task.horizon:
+                break
+        self.counts[f"{bucket}_steps"] += steps
+        self.counts[f"{bucket}_violations"] += viol
+        return ret, steps, viol
+
+    # -- initial safe policy -----------------------------------------------------------------------------------------
+    def make_initial_policy(self):
+        """Documented procedure (replaces the paper's 'first safe checkpoint of a penalised SAC run'):
+        behaviour-clone the task's hand-designed prior controller into tanh(mu_theta(s)) on states drawn uniformly from
+        the state box (no environment interaction), then verify it with ``init_verify_episodes`` real roll-outs,
+        which are counted in the 'init' bucket. log sigma is trained towards a small exploration scale (sigma=0.3)."""
+        lo = torch.as_tensor(np.asarray(self.task.box_low, np.float32)); hi = torch.as_tensor(np.asarray(self.task.box_high, np.float32))
+        opt = torch.optim.Adam(self.policy.parameters(), lr=3e-3)
+        for _ in range(self.cfg.init_bc_steps):
+            s = lo + (hi - lo) * torch.rand((512, self.task.n_obs), generator=self.gen)
+            target = torch.as_tensor(self.task.prior_controller(s.numpy()), dtype=torch.float32).clamp(-0.97, 0.97)
+            mu, ls = self.policy.dist_params(s)
+            loss = ((mu - torch.atanh(target)) ** 2).mean() + ((ls - math.log(0.3)) ** 2).mean()
+            opt.zero_grad(); loss.backward(); opt.step()
+        rets = []
+        for _ in range(self.cfg.init_verify_episodes):
+            ret, _, viol = self._run_episode(self.act_certified, "init", store=True)
+            rets.append(ret)
+        self.init_return = float(np.mean(rets))
+        self.log({"stage": "initial_policy", "return": self.init_return, **self.counts})
+
+    def act_certified(self, obs):
+        with torch.no_grad():
+            pi = self.accepted["policy"] if self.accepted else self.policy
+            return pi.mean_action(torch.as_tensor(obs, dtype=torch.float32)[None])[0].numpy()
+
+    def init_certificate_shape(self):
+        """OUR ADDITION (not in the paper): before Alg. 1 pre-training, regress f_phi so that the initial C_h is the
+        ellipsoid {d^2(s) <= r^2} around the warm-up states (Mahalanobis distance, r = init_region_r), i.e.
+        f(s) - f(s0) ~ kappa (d^2(s) - d^2(s0)) with softplus = 1 on the ellipsoid. A randomly initialised f makes C_h
+        cover every velocity in the box, where the model has seen no data; Alg. 1 then spends its budget shrinking it."""
+        n = self.buf.n
+        S = torch.as_tensor(self.buf.s[:n])
+        m, cov = S.mean(0), torch.cov(S.T) + 1e-3 * torch.eye(S.shape[1])
+        P = torch.linalg.inv(cov)
+        d2 = lambda x: (((x - m) @ P) * (x - m)).sum(-1)
+        r2 = max(self.cfg.init_region_r ** 2, float(d2(self.h.s0[None])) + 1.0)
+        kappa = math.log(math.e - 1) / (r2 - float(d2(self.h.s0[None])))
+        lo = torch.as_tensor(np.asarray(self.task.box_low, np.float32)); hi = torch.as_tensor(np.asarray(self.task.box_high, np.float32))
+        opt = torch.optim.Adam(self.h.parameters(), lr=3e-3)
+        for _ in range(self.cfg.init_region_steps):
+            s = torch.cat([lo + (hi - lo) * torch.rand((512, self.task.n_obs), generator=self.gen),
+                           S[torch.randint(n, (256,), generator=self.gen)]])
+            target = (kappa * (d2(s) - d2(self.h.s0[None]))).clamp(-3.0, 10.0)
+            loss = ((self.h.f_val(s) - self.h.f_val(self.h.s0) - target) ** 2).mean()
+            opt.zero_grad(); loss.backward(); opt.step()
+
+    # -- dynamics (Eq. 6) ------------------------------------------------------------------------------------------
+    def train_model(self, steps: int):
+        K, B, n = self.cfg.n_models, self.cfg.model_batch, self.buf.n
+        S, A, S2 = (torch.as_tensor(x[:n]) for x in (self.buf.s, self.buf.a, self.buf.s2))
+        for _ in range(steps):
+            idx = torch.randint(n, (K, B), generator=self.gen)   # own (bootstrap) batch per member
+            loss, mse = self.model.nll(S[idx], A[idx], S2[idx])
+            self.opt_model.zero_grad(); loss.backward()
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.model_grad_clip)
+            self.opt_model.step()
+        return float(loss), float(mse)
+
+    # -- U helpers ---------------------------------------------------------------------------------------------------
+    def U(self, s, a, h=None, model=None):
+        return worst_case_U(h or self.h, model or self.model, s, a)
+
+    # -- certificate (Alg. 1 with the corrected Eq. 4 and Eq. 5) -------------------------------------------------------
+    def cert_step(self, margin: float, use_reg: bool):
+        """One Alg.-1 iteration: a MALA step, then a phi-step on avg_W[U + lambda* h] (+ 0.001 Reg)."""
+        pi = self.policy.mean_action
+        U_fn = lambda s: self.U(s, pi(s))
+        acc = self.mala.step(U_fn, self.h)
+        s = self.mala.states.detach()
+        with torch.no_grad():
+            U_s, h_s = U_fn(s), self.h(s)
+        W = (h_s >= 0) & (U_s + margin > 0)
+        loss = torch.zeros(())
+        n_w = int(W.sum())
+        if n_w:
+            sw = s[W].clone().requires_grad_(True)
+            Uw, hw = U_fn(sw), self.h(sw)
+            gU, = torch.autograd.grad(Uw.sum(), sw, retain_graph=True)
+            gh, = torch.autograd.grad(hw.sum(), sw, retain_graph=True)
+            lam = (gU.norm(dim=-1) / gh.norm(dim=-1).clamp_min(1e-6)).detach()    # Lemma 1
+            loss = loss + (Uw + lam * hw).mean()
+        if use_reg and self.h_hat is not None:
+            with torch.no_grad():
+                hh = self.h_hat(s)
+            loss = loss + self.cfg.reg_coef * F.relu(hh - self.h(s)).mean()         # Eq. 5
+        if loss.requires_grad:
+            self.opt_h.zero_grad(); loss.backward(); self.opt_h.step()
+        return n_w, acc, float(U_s.max())
+
+    def certify(self, margin: float, max_steps: int, use_reg: bool, lr: float):
+        """Train h for the CURRENT policy and model; accept after cert_clean_steps clean steps + a passing gradient
+        attack, otherwise revert h to the last accepted certificate. Returns (accepted, info)."""
+        cfg = self.cfg
+        for g in self.opt_h.param_groups:
+            g["lr"] = lr
+        pi = self.policy.mean_action
+        U_fn = lambda s: self.U(s, pi(s))
+        accs = []
+        for _ in range(cfg.cert_warmup_mala):
+            accs.append(self.mala.step(U_fn, self.h))
+        clean, steps, n_cex_total, attack_fail = 0, 0, 0, 0
+        ok = False
+        max_U_attack = float("nan")
+        while steps < max_steps:
+            n_w, acc, _ = self.cert_step(margin, use_reg)
+            accs.append(acc)
+            steps += 1
+            n_cex_total += n_w
+            clean = 0 if n_w else clean + 1
+            if clean >= cfg.cert_clean_steps:
+                max_U_attack, s_sorted, U_sorted = gradient_attack(
+                    self.task, self.h, self.model, pi, self.gen, cfg.audit_particles, cfg.audit_attack_steps,
+                    cfg.audit_attack_lr, extra=self.mala.states.detach())
+                if max_U_attack <= 0.0:
+                    ok = True
+                    break
+                attack_fail += 1
+                bad = s_sorted[U_sorted > -margin]
+                with torch.no_grad():
+                    self.mala.inject(bad, U_fn(self.mala.states))
+                clean = 0
+        with torch.no_grad():
+            _, frac = sample_in_region(self.task, self.h, 20_000, self.gen, max_draws=1)
+        info = {"cert_steps": steps, "cert_counterexamples": n_cex_total, "attack_failures": attack_fail,
+                "attack_max_U": max_U_attack, "mala_acceptance": float(np.mean(accs)) if accs else float("nan"),
+                "region_fraction_trained": frac}
+        if ok:
+            self.accept()
+        elif self.accepted is not None:
+            self.h.load_state_dict(self.accepted["h"].state_dict())   # revert on failed certification
+            self.opt_h = torch.optim.Adam(self.h.parameters(), lr=cfg.h_lr, weight_decay=cfg.h_wd)
+        return ok, info
+
+    def accept(self):
+        """Freeze the (h, pi_ref, T_hat) triple that was certified together; exploration uses only this triple."""
+        freeze = lambda m: copy.deepcopy(m).requires_grad_(False).eval()
+        self.accepted = {"h": freeze(self.h), "policy": freeze(self.policy), "model": freeze(self.model)}
+        self.h_hat = self.accepted["h"]
+
+    # -- safe exploration (Alg. 3) -----------------------------------------------------------------------------------
+    def safe_explore_action(self, obs):
+        acc = self.accepted
+        s = torch.as_tensor(obs, dtype=torch.float32)[None]
+        with torch.no_grad():
+            a_ref = acc["policy"].mean_action(s)[0]
+            if acc["h"](s)[0] < 0:     # outside the certified region: no guarantee; use pi_ref and record it
+                self.counts["explore_left_certified_region"] += 1
+                return a_ref.numpy()
+            mu, ls = acc["policy"].dist_params(s)
+            n = self.cfg.explore_n
+            scale = torch.logspace(0, -3, n).unsqueeze(-1)          # [code] noise decays from 1 to 1e-3
+            zeta = torch.randn((n, self.task.n_act), generator=self.gen)
+            a = torch.tanh(mu + scale * zeta * ls.exp())
+            U = worst_case_U(acc["h"], acc["model"], s.expand(n, -1), a)
+            ok = (U <= -self.cfg.margin).nonzero()
+            if len(ok):
+                return a[ok[0, 0]].numpy()
+            self.counts["explore_fallbacks"] += 1
+            return a_ref.numpy()
+
+    # -- policy (Alg. 4: modified SAC Eq. 10-12 + adversarial step) ----------------------------------------------------
+    def policy_step(self, i: int):
+        cfg, sac = self.cfg, self.sac
+        s, a, r, s2, d = self.buf.sample(cfg.sac.batch, self.rng)
+        # Eq. 11: TD loss masked by 1[U(s', a') <= 0], a' ~ pi_expl(s')
+        with torch.no_grad():
+            a2, _ = self.policy.sample(s2, self.gen)
+            mask = (self.U(s2, a2) <= 0).float()
+        lq = sac.critic_loss(s, a, r, s2, d, mask)
+        sac.opt_q.zero_grad(); lq.backward(); sac.opt_q.step()
+        # Eq. 10: Q_hat = min(Q1, Q2) if U(s,a) <= 0 else -C - U(s,a)
+        an, logp = self.policy.sample(s, self.gen)
+        q1, q2 = self.q(s, an)
+        Ua = self.U(s, an)
+        q_hat = torch.where(Ua <= 0, torch.min(q1, q2), -cfg.penalty_C - Ua)
+        lpi = (sac.log_alpha.exp().detach() * logp - q_hat).mean()
+        sac.opt_pi.zero_grad(); lpi.backward(); sac.opt_pi.step()
+        # Eq. 12
+        la = -(sac.log_alpha.exp() * (logp.detach() + sac.target_entropy)).mean()
+        sac.opt_alpha.zero_grad(); la.backward(); sac.opt_alpha.step()
+        # adversarial policy step: MALA step, then theta-step on mean U over violating candidates
+        n_adv = 0
+        if i % cfg.adv_every == 0:
+            U_fn = lambda x: self.U(x, self.policy.mean_action(x))
+            self.mala.step(U_fn, self.h)
+            st = self.mala.states.detach()
+            Us = U_fn(st)
+            with torch.no_grad():
+                bad = (self.h(st) >= 0) & (Us + cfg.margin > 0)
+            n_adv = int(bad.sum())
+            if n_adv:
+                self.opt_adv.zero_grad(); Us[bad].mean().backward(); self.opt_adv.step()
+        sac.polyak()
+        return float(lq), n_adv
+
+    def q_warm(self, steps):
+        for _ in range(steps):
+            s, a, r, s2, d = self.buf.sample(self.cfg.sac.batch, self.rng)
+            with torch.no_grad():
+                a2, _ = self.policy.sample(s2, self.gen)
+                mask = (self.U(s2, a2) <= 0).float()
+            lq = self.sac.critic_loss(s, a, r, s2, d, mask)
+            self.sac.opt_q.zero_grad(); lq.backward(); self.sac.opt_q.step(); self.sac.polyak()
+
+    # -- setup and epochs --------------------------------------------------------------------------------------------
+    def setup(self):
+        cfg = self.cfg
+        t0 = time.time()
+        self.make_initial_policy()
+        # warm-up data: noise-perturbed pi_init roll-outs (counted in the 'warmup' bucket)
+        pol = copy.deepcopy(self.policy)
+        for _ in range(cfg.warmup_episodes):
+            def act(o):
+                with torch.no_grad():
+                    a = pol.mean_action(torch.as_tensor(o, dtype=torch.float32)[None])[0].numpy()
+                return np.clip(a + cfg.warmup_noise * self.rng.standard_normal(a.shape), -1, 1).astype(np.float32)
+            self._run_episode(act, "warmup", store=True)
+        n = self.buf.n
+        self.model.set_normaliser(torch.as_tensor(self.buf.s[:n]), torch.as_tensor(self.buf.s2[:n]))
+        nll, mse = self.train_model(cfg.model_warmup_steps)
+        self.init_certificate_shape()
+        # pre-train h for pi_init: Alg. 1 without Reg, margin 0.05 (code's pretrain_h)
+        ok, info = self.certify(cfg.margin_pretrain, cfg.pretrain_max_steps, use_reg=False, lr=cfg.h_lr_pretrain)
+        if not ok:
+            raise RuntimeError(f"pre-training the certificate for pi_init failed: {info}")
+        self.q_warm(cfg.q_warm_steps)
+        self.stage = "epochs"
+        self.log({"stage": "setup", "model_nll": nll, "model_mse": mse, **info, "wall_setup_s": time.time() - t0,
+                  **self.counts})
+
+    def run_epoch(self):
+        cfg = self.cfg
+        t0 = time.time()
+        # 1 COLLECT one episode with SAFE_EXPLORE under the last accepted triple
+        v0 = self.counts["explore_violations"]
+        ret, steps, viol = self._run_episode(self.safe_explore_action, "explore", store=True)
+        # evaluation roll-out(s) of the certified mean policy (real env, counted)
+        eval_rets = [self._run_episode(self.act_certified, "eval", store=True)[0] for _ in range(cfg.eval_episodes)]
+        # 2 MODEL
+        nll, mse = self.train_model(cfg.model_steps)
+        # 4 POLICY (the authors' code runs the policy phase before certification)
+        n_adv = 0
+        for i in range(cfg.policy_steps):
+            _, k = self.policy_step(i)
+            n_adv += k
+        # 3 CERT for the new policy and model; accept or revert
+        ok, info = self.certify(cfg.margin, cfg.cert_max_steps, use_reg=True, lr=cfg.h_lr)
+        if not ok:
+            # the policy that failed certification is reset to the last certified one
+            self.policy.load_state_dict(self.accepted["policy"].state_dict())
+        with torch.no_grad():
+            _, frac = sample_in_region(self.task, self.accepted["h"], 20_000, self.gen, max_draws=1)
+        self.epoch += 1
+        self.log({"epoch": self.epoch, "real_steps": self.real_steps, "violations": self.violations,
+                  "explore_return": ret, "eval_return": float(np.mean(eval_rets)) if eval_rets else None,
+                  "explore_episode_violations": viol, "certified_region_fraction": frac,
+                  "certificate": "accepted" if ok else "reverted", "adv_counterexamples": n_adv,
+                  "model_nll": nll, "alpha": float(self.sac.log_alpha.exp()), **info,
+                  "epoch_wall_s": time.time() - t0, **self.counts})
+
+    def train(self):
+        if self.ckpt_path and os.path.exists(self.ckpt_path):
+            self.load(self.ckpt_path)
+            self.log({"stage": "resumed", "epoch": self.epoch})
+        if self.stage == "new":
+            self.setup()
+            self.save()
+        while self.epoch < self.cfg.epochs:
+            self.run_epoch()
+            self.save()
+        return self.summary()
+
+    def summary(self):
+        eps = [r for r in self.records if "epoch" in r and "real_steps" in r]
+        return {"algorithm": "CRABS", "task": self.task.name, "seed": self.cfg.seed, "epochs": self.epoch,
+                "real_steps": self.real_steps, "violations": self.violations, **self.counts,
+                "init_return": getattr(self, "init_return", None),
+                "final_eval_return": eps[-1]["eval_return"] if eps else None,
+                "final_explore_return": eps[-1]["explore_return"] if eps else None,
+                "certified_region_fraction": eps[-1]["certified_region_fraction"] if eps else None,
+                "accepted": sum(r["certificate"] == "accepted" for r in eps),
+                "reverted": sum(r["certificate"] == "reverted" for r in eps),
+                "wall_s": self.wall_before + time.time() - self.t_start}
+
+    # -- audit of the accepted certificate -------------------------------------------------------------------------
+    def audit(self, n_particles=None, attack_steps=None, n_states=None):
+        cfg, acc = self.cfg, self.accepted
+        pi = acc["policy"].mean_action
+        max_U, _, _ = gradient_attack(self.task, acc["h"], acc["model"], pi, self.gen,
+                                      n_particles or cfg.audit_particles, attack_steps or 1000, cfg.audit_attack_lr)
+        inv = invariance_rate(self.task, acc["h"], pi, self.gen, n_states or cfg.audit_invariance_states)
+        return {"attack_particles": n_particles or cfg.audit_particles, "attack_max_U": max_U,
+                "attack_pass": max_U <= 0.0, **inv}
+
+    # -- checkpoint / resume (atomic) --------------------------------------------------------------------------------
+    def save(self, path=None):
+        path = path or self.ckpt_path
+        if not path:
+            return
+        st = {"cfg": asdict(self.cfg), "epoch": self.epoch, "stage": self.stage, "counts": self.counts,
+              "records": self.records, "init_return": getattr(self, "init_return", None),
+              "wall": self.wall_before + time.time() - self.t_start,
+              "h": self.h.state_dict(), "policy": self.policy.state_dict(), "q": self.q.state_dict(),
+              "q_targ": self.sac.q_targ.state_dict(), "log_alpha": self.sac.log_alpha.detach().clone(),
+              "model": self.model.state_dict(),
+              "opt": {k: o.state_dict() for k, o in (("pi", self.sac.opt_pi), ("q", self.sac.opt_q),
+                      ("alpha", self.sac.opt_alpha), ("model", self.opt_model), ("h", self.opt_h), ("adv", self.opt_adv))},
+              "accepted": None if self.accepted is None else {k: v.state_dict() for k, v in self.accepted.items()},
+              "mala": self.mala.state_dict(), "buf": self.buf.state_dict(),
+              "rng": {"torch": torch.get_rng_state(), "gen": self.gen.get_state(), "np": self.rng.bit_generator.state}}
+        _atomic_torch_save(st, path)
+
+    def load(self, path):
+        st = torch.load(path, weights_only=False)
+        self.epoch, self.stage, self.counts, self.records = st["epoch"], st["stage"], st["counts"], st["records"]
+        self.init_return, self.wall_before, self.t_start = st["init_return"], st["wall"], time.time()
+        self.h.load_state_dict(st["h"]); self.policy.load_state_dict(st["policy"]); self.q.load_state_dict(st["q"])
+        self.sac.q_targ.load_state_dict(st["q_targ"]); self.model.load_state_dict(st["model"])
+        with torch.no_grad():
+            self.sac.log_alpha.copy_(st["log_alpha"])
+        for k, o in (("pi", self.sac.opt_pi), ("q", self.sac.opt_q), ("alpha", self.sac.opt_alpha),
+                     ("model", self.opt_model), ("h", self.opt_h), ("adv", self.opt_adv)):
+            o.load_state_dict(st["opt"][k])
+        if st["accepted"] is not None:
+            self.accept()   # allocate frozen copies, then load the accepted weights
+            for k in ("h", "policy", "model"):
+                self.accepted[k].load_state_dict(st["accepted"][k])
+            self.h_hat = self.accepted["h"]
+        self.mala.load_state_dict(st["mala"]); self.buf.load_state_dict(st["buf"])
+        torch.set_rng_state(st["rng"]["torch"]); self.gen.set_state(st["rng"]["gen"])
+        self.rng.bit_generator.state = st["rng"]["np"]
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Export for the shield's barrier filter (digest Sec. 7)
+# ----------------------------------------------------------------------------------------------------------------------
+class _BarrierGraph(nn.Module):
+    """obs [B, n] -> h [B, 1]; f, f(s0) (as a constant) and B_safe baked in, normaliser inside."""
+
+    def __init__(self, h: Barrier):
+        super().__init__()
+        self.h = copy.deepcopy(h)
+        with torch.no_grad():
+            self.register_buffer("f_s0", self.h.f_val(self.h.s0).reshape(()))
+
+    def forward(self, obs):
+        h = self.h
+        return (1.0 - F.softplus(h.f_val(obs) - self.f_s0) - b_safe(obs, h.c_idx, h.c_lb, h.c_ub)).unsqueeze(-1)
+
+
+class _DynamicsGraph(nn.Module):
+    """obs [B, n], act [B, m] -> next_obs [B, K, n]: the K ensemble MEANS in raw units, normaliser inside."""
+
+    def __init__(self, model: GaussianEnsemble):
+        super().__init__()
+        self.model = copy.deepcopy(model)
+
+    def forward(self, obs, act):
+        return self.model.means(obs, act).transpose(0, 1)
+
+
+class _PolicyGraph(nn.Module):
+    def __init__(self, policy: TanhGaussianPolicy):
+        super().__init__()
+        self.policy = copy.deepcopy(policy)
+
+    def forward(self, obs):
+        return self.policy.mean_action(obs)
+
+
+def export_crabs_bundle(learner: Crabs, dest, obs_names=("theta", "theta_dot"), obs_units=("rad", "rad/s"),
+                        act_names=("torque",), act_units=("1 (torque/2 N m)",), overwrite=True):
+    """Export the last ACCEPTED (h, T_hat, pi_ref) triple as a 'barrier' bundle for the shield."""
+    from safe_learners.export import GraphExport, export_bundle
+    from safe_shield.bundle import VectorSpec
+    task, acc = learner.task, learner.accepted
+    obs = VectorSpec.make(list(obs_names), list(obs_units), list(map(float, task.box_low)),
+                          list(map(float, task.box_high)))
+    act = VectorSpec.make(list(act_names), list(act_units), [-1.0] * task.n_act, [1.0] * task.n_act)
+    return export_bundle(
+        dest, kind="barrier", name=f"crabs_{task.name}_seed{learner.cfg.seed}", observation=obs, action=act,
+        graphs={"barrier": GraphExport(_BarrierGraph(acc["h"]), ("obs",), ("h",)),
+                "dynamics": GraphExport(_DynamicsGraph(acc["model"]), ("obs", "act"), ("next_obs",)),
+                "backup_policy": GraphExport(_PolicyGraph(acc["policy"]), ("obs",), ("act",))},
+        filter={"type": "barrier", "margin": learner.cfg.margin, "num_candidates": 32, "dt": task.dt},
+        fallback={"kind": "backup_policy"},
+        provenance={"algorithm": "CRABS", "env": task.name, "seed": learner.cfg.seed, "dt": task.dt,
+                    "training_steps": learner.real_steps, "violations": learner.violations,
+                    "epochs": learner.epoch, "counts": dict(learner.counts)},
+        overwrite=overwrite)

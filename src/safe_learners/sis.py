@@ -1,0 +1,498 @@
+"""FAC-SIS: feasible actor-critic (SAC-based) + safety-index synthesis (Ma et al., L4DC 2022).
+
+One file, top to bottom (CleanRL style); equations of the paper / digest (shared/papers/sis.md) next to the lines.
+
+    inner loop (FAC):   min_pi max_lambda  E_s[ -v^pi(s) + lambda(s) * Delta_phi(s) ]        (eq. 3/6)
+    outer loop (SIS):   min_zeta J(zeta) = E_s[ [Delta_phi(s)]_+ ]                              (eq. 4)
+    Delta_phi(s) = phi(s') - max{phi(s) - eta_D, 0},  phi = max_i sigma + d_min^n - d_i^n - k*ddot_i  (eq. 1, 11)
+
+Choices where the digest lists ambiguities (sec. 8):
+  * phi form: paper form sigma + d_min^n (not the learner's (sigma+d_min)^n); d_min from the env.
+  * zeta loss: eq. 4 hinge mean([Delta_phi]_+) as in [code] (cfg.zeta_loss="hinge"); eq. 13's lambda-weighted
+    form is available as cfg.zeta_loss="lambda".
+  * Q_phi target: clip(Delta_phi, -0.001, inf) [code]; Delta_phi recomputed with the CURRENT zeta from the
+    stored per-obstacle (d, ddot) at t and t+1 on every batch.
+  * multiplier update uses the buffer action [code]; threshold d = 0 [code]; lambda = softplus(.) with output
+    bias -10 [code], clipped to [0, lam_max] in its own loss and stop-gradient in the policy loss.
+  * eta_D = 0, lam_max = 100 [code]; "<" implemented as <= -eps when COUNTING violations.
+  * learning rates: cfg.preset="paper" is Table 4; preset "cpu" (default) scales the slow multiplier and SIS
+    rates up because the paper's 5e-6 lambda rate over its 2e6 iterations cannot move lambda off
+    softplus(-10) within a CPU budget of ~1e5 steps. The ORDER beta_zeta << beta_lambda << beta_pi
+    (Assumption 1) and the intervals m_pi/m_lam/m_phi = 3/12/24 are kept.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from safe_learners.sis_index import PHI_H, ZETA_HIGH, ZETA_LOW, delta_phi_np, delta_phi_torch
+
+EPS_VIOL = 1e-4
+
+
+@dataclass
+class SISConfig:
+    env: str = "unicycle"              # "unicycle" (App. E.2) or a key registered in ENV_FACTORIES
+    env_kwargs: dict = field(default_factory=dict)
+    seed: int = 0
+    total_steps: int = 100_000         # env steps (one gradient step per env step after learning_starts)
+    learning_starts: int = 2_000       # uniform-random actions before that
+    buffer_size: int = 500_000         # Table 4
+    batch_size: int = 256              # Table 4
+    hidden: int = 256                  # Table 4: 2 x 256 ELU
+    gamma: float = 0.99
+    tau: float = 0.005
+    preset: str = "cpu"                # "paper" (Table 4 rates) or "cpu" (see module doc)
+    lr_actor: tuple = (3e-5, 1e-6)     # linear annealing start -> end (Table 4)
+    lr_critic: tuple = (8e-5, 1e-6)
+    lr_lambda: tuple = (5e-6, 5e-6)
+    lr_alpha: tuple = (8e-5, 8e-6)
+    lr_zeta: tuple = (8e-6, 1e-6)
+    m_pi: int = 3                      # policy update interval
+    m_lam: int = 12                    # multiplier ascent interval
+    m_phi: int = 24                    # SIS interval
+    lam_max: float = 100.0
+    lam_bias_init: float = -10.0
+    eta_d: float = 0.0
+    qphi_target_floor: float = -0.001
+    grad_clip: float = 10.0
+    grad_clip_lambda: float = 3.0
+    grad_clip_zeta: float = 1.0        # Prop. 9 clipped step
+    learn_zeta: bool = True            # False = the FAC baselines with a fixed index
+    zeta_init: tuple = PHI_H           # (sigma, n, k); Sec. 5.2: SIS starts from phi_h
+    zeta_loss: str = "hinge"           # "hinge" (eq. 4, [code]) | "lambda" (eq. 13)
+    sis_start: int = 10_000            # [code] starts SIS after 1e5 of 2e6 steps; scaled to our budget
+    log_std_bounds: tuple = (-5.0, 1.0)
+    epoch_steps: int = 5_000           # per-epoch log
+    eval_episodes: int = 5
+    checkpoint_every: int = 25_000
+    run_dir: str = "runs/sis"
+    threads: int = 1
+
+    def __post_init__(self):
+        if self.preset == "cpu":
+            self.lr_actor = (3e-4, 3e-5)
+            self.lr_critic = (8e-4, 3e-5)
+            self.lr_alpha = (3e-4, 3e-5)
+            self.lr_lambda = (1e-3, 1e-4)      # slower than the policy via m_lam = 4 * m_pi
+            self.lr_zeta = (2e-3, 2e-4)        # slowest: m_phi = 2 * m_lam and Prop.-9 clipped step
+        self.zeta_init = tuple(float(z) for z in self.zeta_init)
+        self.lr_actor, self.lr_critic, self.lr_lambda, self.lr_alpha, self.lr_zeta = (
+            tuple(x) for x in (self.lr_actor, self.lr_critic, self.lr_lambda, self.lr_alpha, self.lr_zeta))
+
+
+# ----------------------------------------------------------------------------------------------- envs
+def _make_unicycle(**kw):
+    from safe_learners.sis_unicycle import UnicycleHazardEnv
+    return UnicycleHazardEnv(**kw)
+
+
+ENV_FACTORIES = {"unicycle": _make_unicycle}
+
+
+def obstacle_terms(info):
+    """Per-obstacle (d, ddot) arrays from an env info dict (keys "d", "ddot")."""
+    return np.asarray(info["d"], dtype=np.float32).reshape(-1), np.asarray(info["ddot"], dtype=np.float32).reshape(-1)
+
+
+# ----------------------------------------------------------------------------------------------- nets
+def mlp(i, o, h):
+    return nn.Sequential(nn.Linear(i, h), nn.ELU(), nn.Linear(h, h), nn.ELU(), nn.Linear(h, o))
+
+
+class Actor(nn.Module):
+    """tanh-Gaussian policy, log sigma in [-5, 1] [code]; acts in [-1, 1]^dim (env scales)."""
+
+    def __init__(self, obs_dim, act_dim, hidden, log_std_bounds):
+        super().__init__()
+        self.net = mlp(obs_dim, 2 * act_dim, hidden)
+        self.lo, self.hi = log_std_bounds
+
+    def forward(self, obs):
+        mu, log_std = self.net(obs).chunk(2, dim=-1)
+        return mu, log_std.clamp(self.lo, self.hi)
+
+    def sample(self, obs):
+        mu, log_std = self(obs)
+        std = log_std.exp()
+        x = mu + std * torch.randn_like(mu)                       # reparameterisation a = f_theta(eps; s)
+        a = torch.tanh(x)
+        logp = (-0.5 * ((x - mu) / std) ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        logp = logp - (2 * (math.log(2) - x - F.softplus(-2 * x))).sum(-1)   # tanh change of variables
+        return a, logp
+
+    def act_det(self, obs):
+        return torch.tanh(self(obs)[0])
+
+
+class QNet(nn.Module):
+    def __init__(self, obs_dim, act_dim, hidden):
+        super().__init__()
+        self.net = mlp(obs_dim + act_dim, 1, hidden)
+
+    def forward(self, o, a):
+        return self.net(torch.cat([o, a], -1)).squeeze(-1)
+
+
+class LambdaNet(nn.Module):
+    """lambda_xi(s) = softplus(MLP(s)), output bias initialised to -10 [code]."""
+
+    def __init__(self, obs_dim, hidden, bias_init):
+        super().__init__()
+        self.net = mlp(obs_dim, 1, hidden)
+        nn.init.constant_(self.net[-1].bias, bias_init)
+
+    def forward(self, o):
+        return F.softplus(self.net(o)).squeeze(-1)
+
+
+# ----------------------------------------------------------------------------------------------- buffer
+class Buffer:
+    def __init__(self, size, obs_dim, act_dim, m):
+        self.size, self.ptr, self.n = size, 0, 0
+        self.data = {k: np.zeros((size,) + s, np.float32) for k, s in {
+            "obs": (obs_dim,), "act": (act_dim,), "rew": (), "obs2": (obs_dim,), "term": (),
+            "d": (m,), "ddot": (m,), "d2": (m,), "ddot2": (m,)}.items()}
+
+    def add(self, **kw):
+        for k, v in kw.items():
+            self.data[k][self.ptr] = v
+        self.ptr = (self.ptr + 1) % self.size
+        self.n = min(self.n + 1, self.size)
+
+    def sample(self, rng, b):
+        idx = rng.integers(0, self.n, b)
+        return {k: torch.as_tensor(v[idx]) for k, v in self.data.items()}
+
+    def state(self):
+        return {"ptr": self.ptr, "n": self.n, "data": {k: v[: self.n].copy() for k, v in self.data.items()}}
+
+    def load(self, st):
+        self.ptr, self.n = st["ptr"], st["n"]
+        for k, v in st["data"].items():
+            self.data[k][: self.n] = v
+
+
+def _lin(lr, frac):
+    return lr[0] + (lr[1] - lr[0]) * min(max(frac, 0.0), 1.0)   # linear annealing (Table 4)
+
+
+def atomic_torch_save(obj, path):
+    tmp = f"{path}.tmp.{os.getpid()}"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------------------------- agent
+class FACSIS:
+    def __init__(self, cfg: SISConfig, env=None):
+        self.cfg = cfg
+        torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.env = env if env is not None else ENV_FACTORIES[cfg.env](**cfg.env_kwargs)
+        self.d_min = float(self.env.d_min)
+        self.m = int(self.env.n_obstacles)
+        od = self.env.observation_space.shape[0]
+        ad = self.env.action_space.shape[0]
+        self.obs_dim, self.act_dim = od, ad
+        h = cfg.hidden
+        self.actor = Actor(od, ad, h, cfg.log_std_bounds)
+        self.q1, self.q2 = QNet(od, ad, h), QNet(od, ad, h)
+        self.q1_t, self.q2_t = QNet(od, ad, h), QNet(od, ad, h)
+        self.q1_t.load_state_dict(self.q1.state_dict())
+        self.q2_t.load_state_dict(self.q2.state_dict())
+        self.qphi = QNet(od, ad, h)                       # Q_phi(s,a): one-step, undiscounted Delta_phi predictor
+        self.lam = LambdaNet(od, h, cfg.lam_bias_init)
+        self.log_alpha = torch.zeros((), requires_grad=True)
+        self.target_entropy = -float(ad)                  # Table 4: H = -dim(A)
+        # zeta = (sigma, n, k), a leaf tensor, box-clipped after each step
+        self.zeta = torch.tensor(cfg.zeta_init, dtype=torch.float64, requires_grad=True)
+        a = cfg.lr_actor[0]
+        self.opt = {
+            "actor": torch.optim.Adam(self.actor.parameters(), a),
+            "critic": torch.optim.Adam(list(self.q1.parameters()) + list(self.q2.parameters()) +
+                                       list(self.qphi.parameters()), cfg.lr_critic[0]),
+            "lambda": torch.optim.Adam(self.lam.parameters(), cfg.lr_lambda[0]),
+            "alpha": torch.optim.Adam([self.log_alpha], cfg.lr_alpha[0]),
+            "zeta": torch.optim.Adam([self.zeta], cfg.lr_zeta[0]),
+        }
+        self.buf = Buffer(cfg.buffer_size, od, ad, self.m)
+        self.counters = dict(env_steps=0, grad_steps=0, episodes=0, cost_steps=0, eq1_violations=0,
+                             cost_episodes=0, wall_s=0.0)
+        self.history = []
+        self._ep = None
+
+    # --------------------------------------------------------------------------------------- helpers
+    def zeta_tuple(self):
+        return tuple(float(x) for x in self.zeta.detach())
+
+    def delta_phi(self, b, zeta=None):
+        """eq. 1 with the given (default: current) zeta, recomputed from the stored (d, ddot) at t and t+1."""
+        z = self.zeta if zeta is None else zeta
+        return delta_phi_torch(b["d"].double(), b["ddot"].double(), b["d2"].double(), b["ddot2"].double(),
+                               z[0], z[1], z[2], self.d_min, self.cfg.eta_d)
+
+    def policy_action(self, obs, deterministic=False):
+        with torch.no_grad():
+            o = torch.as_tensor(obs, dtype=torch.float32)[None]
+            a = self.actor.act_det(o) if deterministic else self.actor.sample(o)[0]
+        return a[0].numpy()
+
+    def _set_lrs(self, frac):
+        c = self.cfg
+        for name, lr in (("actor", c.lr_actor), ("critic", c.lr_critic), ("lambda", c.lr_lambda),
+                         ("alpha", c.lr_alpha), ("zeta", c.lr_zeta)):
+            for g in self.opt[name].param_groups:
+                g["lr"] = _lin(lr, frac)
+
+    # --------------------------------------------------------------------------------------- one gradient step
+    def update(self):
+        c = self.cfg
+        t = self.counters["grad_steps"] = self.counters["grad_steps"] + 1
+        b = self.buf.sample(self.rng, c.batch_size)
+        alpha = self.log_alpha.exp().detach()
+        with torch.no_grad():
+            dphi = self.delta_phi(b).float()                                   # step 2, current zeta
+            a2, logp2 = self.actor.sample(b["obs2"])
+            q_t = torch.min(self.q1_t(b["obs2"], a2), self.q2_t(b["obs2"], a2)) - alpha * logp2
+            y = b["rew"] + c.gamma * (1.0 - b["term"]) * q_t                   # soft Bellman target (clipped double Q)
+            y_phi = dphi.clamp(min=c.qphi_target_floor)                        # [code] target clip(dphi, -0.001, inf)
+        # step 3-4: soft-Q step and Q_phi step:  min (Q_psi(s,a) - Delta_phi)^2 (one-step, undiscounted)
+        q_loss = F.mse_loss(self.q1(b["obs"], b["act"]), y) + F.mse_loss(self.q2(b["obs"], b["act"]), y)
+        qphi_loss = F.mse_loss(self.qphi(b["obs"], b["act"]), y_phi)
+        self.opt["critic"].zero_grad()
+        (q_loss + qphi_loss).backward()
+        nn.utils.clip_grad_norm_(list(self.q1.parameters()) + list(self.q2.parameters()) +
+                                 list(self.qphi.parameters()), c.grad_clip)
+        self.opt["critic"].step()
+        out = {"q_loss": q_loss.item(), "qphi_loss": qphi_loss.item(), "dphi_pos": float((dphi > 0).float().mean())}
+
+        if t % c.m_pi == 0:   # step 5: J_pi(theta) = E[alpha log pi - Q_w(s,a) + lambda(s) Q_phi(s,a)]  (App. B.1)
+            a, logp = self.actor.sample(b["obs"])
+            q = torch.min(self.q1(b["obs"], a), self.q2(b["obs"], a))
+            with torch.no_grad():
+                lam = self.lam(b["obs"]).clamp(0.0, c.lam_max)                  # stop-gradient [code]
+            pi_loss = (alpha * logp - q + lam * self.qphi(b["obs"], a)).mean()
+            self.opt["actor"].zero_grad()
+            pi_loss.backward()
+            nn.utils.clip_grad_norm_(self.actor.parameters(), c.grad_clip)
+            self.opt["actor"].step()
+            alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
+            self.opt["alpha"].zero_grad()
+            alpha_loss.backward()
+            self.opt["alpha"].step()
+            with torch.no_grad():                                              # Polyak tau
+                for net, tgt in ((self.q1, self.q1_t), (self.q2, self.q2_t)):
+                    for p, pt in zip(net.parameters(), tgt.parameters()):
+                        pt.mul_(1 - c.tau).add_(c.tau * p)
+            out.update(pi_loss=pi_loss.item(), alpha=float(alpha))
+
+        if t % c.m_lam == 0:  # step 6: ascent on J_lambda(xi) = E[lambda_xi(s) (Q_phi(s,a) - 0)], buffer action
+            with torch.no_grad():
+                qphi_b = self.qphi(b["obs"], b["act"])
+            lam = self.lam(b["obs"]).clamp(0.0, c.lam_max)                     # lambda in [0, lam_max] (Thm 7)
+            lam_loss = -(lam * qphi_b).mean()                                  # G_xi = Q_phi * grad_xi lambda
+            self.opt["lambda"].zero_grad()
+            lam_loss.backward()
+            nn.utils.clip_grad_norm_(self.lam.parameters(), c.grad_clip_lambda)
+            self.opt["lambda"].step()
+            out.update(lam_mean=float(lam.detach().mean()))
+
+        if c.learn_zeta and t % c.m_phi == 0 and self.counters["env_steps"] >= c.sis_start:
+            out.update(self.zeta_step(b))
+        return out
+
+    def zeta_step(self, b):
+        """step 7: zeta <- zeta - beta_zeta * G_zeta, then box-clip (digest: degenerate minimiser)."""
+        c = self.cfg
+        dphi = self.delta_phi(b)
+        if c.zeta_loss == "hinge":
+            j = torch.clamp(dphi, min=0.0).mean()                              # eq. 4, J = E[[Delta_phi]_+]
+        else:
+            with torch.no_grad():
+                lam = self.lam(b["obs"]).clamp(0.0, c.lam_max).double()
+            j = (lam * dphi).mean()                                            # eq. 13, G = lambda * grad Delta_phi
+        self.opt["zeta"].zero_grad()
+        j.backward()
+        torch.nn.utils.clip_grad_norm_([self.zeta], c.grad_clip_zeta)          # Prop. 9 clipped step
+        self.opt["zeta"].step()
+        with torch.no_grad():
+            self.zeta.copy_(torch.clamp(self.zeta, torch.tensor(ZETA_LOW, dtype=torch.float64),
+                                        torch.tensor(ZETA_HIGH, dtype=torch.float64)))
+        return {"J_zeta": float(j.detach())}
+
+    # --------------------------------------------------------------------------------------- training loop
+    def _new_episode(self):
+        obs, info = self.env.reset(seed=int(self.rng.integers(2 ** 31)))
+        d, dd = obstacle_terms(info)
+        self._ep = dict(obs=obs, d=d, dd=dd, ret=0.0, cost=0.0, viol=0, len=0)
+
+    def learn(self, total_steps=None, log=print):
+        c = self.cfg
+        total = c.total_steps if total_steps is None else total_steps
+        os.makedirs(c.run_dir, exist_ok=True)
+        logf = open(os.path.join(c.run_dir, "log.jsonl"), "a")
+        if self._ep is None:
+            self._new_episode()
+        ep_stats, t0, last = [], time.time(), {}
+        wall0 = self.counters["wall_s"]
+        zeta_np = None
+        while self.counters["env_steps"] < total:
+            n = self.counters["env_steps"]
+            ep = self._ep
+            if n < c.learning_starts:
+                a = self.rng.uniform(-1, 1, self.act_dim).astype(np.float32)
+            else:
+                a = self.policy_action(ep["obs"])
+            obs2, r, term, trunc, info = self.env.step(a)
+            d2, dd2 = obstacle_terms(info)
+            self.counters["env_steps"] += 1
+            cost = float(info.get("cost", 0.0))
+            # eq. (1) violation with the current zeta, counted per step (evaluation metric, never a reward)
+            zeta_np = self.zeta_tuple()
+            viol = bool(delta_phi_np(ep["d"], ep["dd"], d2, dd2, zeta_np, self.d_min, c.eta_d) > -EPS_VIOL)
+            self.counters["cost_steps"] += int(cost > 0)
+            self.counters["eq1_violations"] += int(viol)
+            self.buf.add(obs=ep["obs"], act=a, rew=r, obs2=obs2, term=float(term), d=ep["d"], ddot=ep["dd"],
+                         d2=d2, ddot2=dd2)
+            ep.update(obs=obs2, d=d2, dd=dd2, ret=ep["ret"] + r, cost=ep["cost"] + cost,
+                      viol=ep["viol"] + int(viol), len=ep["len"] + 1)
+            if term or trunc:
+                self.counters["episodes"] += 1
+                self.counters["cost_episodes"] += int(ep["cost"] > 0)
+                ep_stats.append((ep["ret"], ep["cost"], ep["viol"], ep["len"]))
+                self._new_episode()
+            if n >= c.learning_starts:
+                self._set_lrs(n / total)
+                last.update(self.update())
+            n += 1
+            if n % c.epoch_steps == 0 or n == total:
+                self.counters["wall_s"] = wall0 + time.time() - t0
+                rec = dict(env_steps=n, **{k: v for k, v in self.counters.items() if k != "env_steps"},
+                           zeta=dict(zip(("sigma", "n", "k"), self.zeta_tuple())),
+                           train_episodes=len(ep_stats),
+                           ep_return=float(np.mean([e[0] for e in ep_stats])) if ep_stats else None,
+                           ep_cost=float(np.mean([e[1] for e in ep_stats])) if ep_stats else None,
+                           ep_eq1_viol=float(np.mean([e[2] for e in ep_stats])) if ep_stats else None,
+                           **{k: float(v) for k, v in last.items()})
+                self.history.append(rec)
+                logf.write(json.dumps(rec) + "\n")
+                logf.flush()
+                log(json.dumps(rec))
+                ep_stats = []
+            if c.checkpoint_every and n % c.checkpoint_every == 0:
+                self.save(os.path.join(c.run_dir, "checkpoint.pt"))
+        self.counters["wall_s"] = wall0 + time.time() - t0
+        logf.close()
+        return self
+
+    # --------------------------------------------------------------------------------------- eval
+    def evaluate(self, episodes=None, seed=10_000, env=None):
+        """Deterministic policy; per-episode return, cost, cost steps (violations) and eq.-1 violations."""
+        env = env if env is not None else ENV_FACTORIES[self.cfg.env](**self.cfg.env_kwargs)
+        zeta = self.zeta_tuple()
+        rows = []
+        for e in range(self.cfg.eval_episodes if episodes is None else episodes):
+            obs, info = env.reset(seed=seed + e)
+            d, dd = obstacle_terms(info)
+            ret = cost = 0.0
+            viol = csteps = steps = 0
+            while True:
+                obs, r, term, trunc, info = env.step(self.policy_action(obs, deterministic=True))
+                d2, dd2 = obstacle_terms(info)
+                viol += int(delta_phi_np(d, dd, d2, dd2, zeta, self.d_min, self.cfg.eta_d) > -EPS_VIOL)
+                c = float(info.get("cost", 0.0))
+                cost += c
+                csteps += int(c > 0)
+                ret += r
+                steps += 1
+                d, dd = d2, dd2
+                if term or trunc:
+                    break
+            rows.append(dict(ret=ret, cost=cost, cost_steps=csteps, eq1_viol=viol, steps=steps))
+        return rows
+
+    # --------------------------------------------------------------------------------------- checkpoint
+    def state_dict(self):
+        return {
+            "cfg": asdict(self.cfg),
+            "nets": {k: getattr(self, k).state_dict() for k in ("actor", "q1", "q2", "q1_t", "q2_t", "qphi", "lam")},
+            "log_alpha": self.log_alpha.detach().clone(), "zeta": self.zeta.detach().clone(),
+            "opt": {k: o.state_dict() for k, o in self.opt.items()},
+            "buffer": self.buf.state(), "counters": dict(self.counters), "history": list(self.history),
+            "np_rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+        }
+
+    def save(self, path):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        atomic_torch_save(self.state_dict(), path)
+
+    @classmethod
+    def load(cls, path, env=None, **overrides):
+        st = torch.load(path, weights_only=False)
+        cfgd = dict(st["cfg"])
+        cfgd.update(overrides)
+        preset = cfgd.pop("preset")
+        cfg = SISConfig(preset="custom", **cfgd)    # keep the stored rates exactly
+        cfg.preset = preset
+        agent = cls(cfg, env=env)
+        for k, v in st["nets"].items():
+            getattr(agent, k).load_state_dict(v)
+        with torch.no_grad():
+            agent.log_alpha.copy_(st["log_alpha"])
+            agent.zeta.copy_(st["zeta"])
+        for k, o in agent.opt.items():
+            o.load_state_dict(st["opt"][k])
+        agent.buf.load(st["buffer"])
+        agent.counters.update(st["counters"])
+        agent.history = list(st["history"])
+        agent.rng.bit_generator.state = st["np_rng"]
+        torch.set_rng_state(st["torch_rng"])
+        return agent    # a resumed run starts a fresh episode (the env state is not checkpointed)
+
+
+# ----------------------------------------------------------------------------------------------- outer loop with an oracle
+def synthesize_with_oracle(states, model, zeta0=PHI_H, iters=300, lr=1e-2, actions=None, eta_d=0.0,
+                           grad_clip=1.0, log_every=0, log=print):
+    """The SIS outer loop (eq. 4 hinge, Prop.-9 clipped step, box on zeta) with the inner loop replaced by an
+    exhaustive model-based search: at each state the transition is the grid action minimising Delta_phi under
+    the CURRENT zeta (an oracle for pi*, which FAC approximates model-free).  Used by the CI quick test and to
+    separate "the synthesis works" from "the RL inner loop converged".  Returns (zeta, trace)."""
+    from safe_learners.validity import action_grid, infeasible_fraction
+    actions = action_grid(11) if actions is None else actions
+    d, dd = model.d_ddot(states)
+    d2, dd2 = model.next_d_ddot(states, actions)
+    d_min = float(model.d_min)
+    z = torch.tensor(zeta0, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([z], lr)
+    lo, hi = torch.tensor(ZETA_LOW, dtype=torch.float64), torch.tensor(ZETA_HIGH, dtype=torch.float64)
+    idx = np.arange(len(states))
+    trace = []
+    for it in range(iters + 1):
+        zt = tuple(float(x) for x in z.detach())
+        if log_every and it % log_every == 0:
+            rec = dict(iter=it, zeta=zt, infeasible=infeasible_fraction(states, model, zt, d_min, actions, eta_d))
+            trace.append(rec)
+            log(json.dumps(rec))
+        if it == iters:
+            break
+        ch = delta_phi_np(d[:, None, :], dd[:, None, :], d2, dd2, zt, d_min, eta_d).argmin(1)   # oracle pi*
+        dphi = delta_phi_torch(torch.as_tensor(d), torch.as_tensor(dd), torch.as_tensor(d2[idx, ch]),
+                               torch.as_tensor(dd2[idx, ch]), z[0], z[1], z[2], d_min, eta_d)
+        j = torch.clamp(dphi, min=0.0).mean()                                  # eq. 4
+        opt.zero_grad()
+        j.backward()
+        nn.utils.clip_grad_norm_([z], grad_clip)
+        opt.step()
+        with torch.no_grad():
+            z.copy_(torch.clamp(z, lo, hi))
+    return tuple(float(x) for x in z.detach()), trace
