@@ -350,7 +350,8 @@ def _drive_to_goal(tmp: Path, through_shield: bool, seconds: float = 6.0) -> lis
     from std_msgs.msg import Float64MultiArray
     from harness import RELIABLE
 
-    sim = NodeProcess("safe_shield.ros.sim_bridge", [], tmp / f"sim_{through_shield}.log")
+    # Lockstep: the point of this test is the filter, not the OS scheduler of a loaded CI box.
+    sim = NodeProcess("safe_shield.ros.sim_bridge", ["-p", "lockstep:=true"], tmp / f"sim_{through_shield}.log")
     shield = None
     cmd_topic = "/cmd_vel"
     if through_shield:

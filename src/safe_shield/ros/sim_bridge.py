@@ -37,6 +37,11 @@ class PointRobotBridge(Node):
         goal = self.declare_parameter("goal", [1.8, 0.0]).value
         start = self.declare_parameter("start", [-1.8, 0.0]).value
         self.cmd_timeout = self.declare_parameter("command_timeout_s", 0.5).value
+        # lockstep: advance one control period only once a command sent after the last odometry
+        # has arrived (or the command timeout passed), so the loop sees no scheduling delay.
+        # The certificates are one-step, discrete-time: this is how they are tested end to end
+        # on a loaded machine. Default off: real time, as on a robot.
+        self.lockstep = bool(self.declare_parameter("lockstep", False).value)
         self.env = PointHazardsEnv()
         self.env.reset(seed=0, options={"hazards": hazards, "goal": goal, "start": start})
         self.dt = self.env.params.dt
@@ -48,14 +53,24 @@ class PointRobotBridge(Node):
                                  QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
         self.pub_odom = self.create_publisher(Odometry, "odom", qos_profile_sensor_data)
         self.pub_info = self.create_publisher(Float64MultiArray, "~/info", 10)
-        self.create_timer(self.dt, self._step)
+        self.published_mono = -np.inf
+        if self.lockstep:
+            self.create_timer(0.001, self._lockstep_poll)
+        else:
+            self.create_timer(self.dt, self._step)
 
     def _on_cmd(self, msg: Twist) -> None:
         self.u = np.array([msg.linear.x, msg.linear.y])
         self.u_mono = time.monotonic()
 
+    def _lockstep_poll(self) -> None:
+        now = time.monotonic()
+        if self.u_mono > self.published_mono or now - self.published_mono > self.cmd_timeout:
+            self._step()
+
     def _step(self) -> None:
         fresh = time.monotonic() - self.u_mono <= self.cmd_timeout and np.all(np.isfinite(self.u))
+        fresh = fresh and (not self.lockstep or self.u_mono > self.published_mono)
         _, _, _, _, info = self.env.step(self.u if fresh else np.zeros(2))
         self.t += self.dt
         self.cum_cost += info["cost"]
@@ -70,6 +85,7 @@ class PointRobotBridge(Node):
         goal_reached = float(np.linalg.norm(qpos - self.env.goal) < self.env.params.goal_radius)
         self.pub_info.publish(Float64MultiArray(data=[
             self.t, info["cost"], self.cum_cost, float(info["hazard_d"].min()), goal_reached]))
+        self.published_mono = time.monotonic()
 
 
 def main(args: list[str] | None = None) -> int:
