@@ -71,9 +71,11 @@ def cartpole_accel(state: torch.Tensor, force: torch.Tensor) -> torch.Tensor:
     return torch.stack([(a22 * f1 - a12 * f2) / det, (a11 * f2 - a12 * f1) / det], dim=-1)
 
 
-def cartpole_dynamics(state: torch.Tensor, action: torch.Tensor, force_scale: float = GEAR) -> torch.Tensor:
-    """One control step (dt 0.04 s): classic RK4 at 0.02 s, twice, force = gear · clip(a, ±1)."""
-    force = force_scale * action[..., 0].clamp(-1.0, 1.0)
+def cartpole_dynamics(
+    state: torch.Tensor, action: torch.Tensor, force_scale: float = GEAR, action_limit: float = 1.0
+) -> torch.Tensor:
+    """One control step (dt 0.04 s): classic RK4 at 0.02 s, twice, force = gear · clip(a, ±limit)."""
+    force = force_scale * action[..., 0].clamp(-action_limit, action_limit)
 
     def f(z):
         return torch.cat([z[..., 2:], cartpole_accel(z, force)], dim=-1)

@@ -70,18 +70,23 @@ class CartPoleEnv(gym.Env):
         return self._obs(), self._info()
 
     def step(self, action):
-        a = np.clip(np.asarray(action, dtype=np.float64).reshape(1), -1.0, 1.0)
-        self.sim.step(self._dr.action(a))
-        info = self._info()
+        a = min(max(float(np.asarray(action).reshape(-1)[0]), -1.0), 1.0)
+        self.sim.step(self._dr.action(np.array([a])) if self._dr.latency else a)
+        state = self.state
+        info = self._info(state)
         terminated = info["unsafe"]
-        reward = -self.violation_penalty if terminated else self.reward(self.state)
-        return self._obs(), reward, terminated, False, info
+        reward = -self.violation_penalty if terminated else self.reward(state)
+        return self._obs(state), reward, terminated, False, info
 
-    def _obs(self):
-        return self._dr.observation(self.state).astype(np.float32)
+    def _obs(self, state=None):
+        state = self.state if state is None else state
+        return self._dr.observation(state).astype(np.float32)
 
-    def _info(self):
-        unsafe = bool(self.is_unsafe(self.state))
+    def _info(self, state=None):
+        # scalar test on the hot path; equals self.safe_set.is_unsafe (tests check both)
+        x, theta = (self.sim.data.qpos if state is None else state)[:2]
+        lim = THETA_LIMITS[self.task]
+        unsafe = bool(abs(x) > X_LIMIT or abs(theta) > lim)
         return {"cost": float(unsafe), "unsafe": unsafe}
 
     def render(self):

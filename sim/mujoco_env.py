@@ -35,9 +35,7 @@ class MujocoSim:
 
     def step(self, ctrl):
         self.data.ctrl[:] = ctrl
-        mj_step = self._mujoco.mj_step
-        for _ in range(self.frame_skip):
-            mj_step(self.model, self.data)
+        self._mujoco.mj_step(self.model, self.data, self.frame_skip)  # one C call for all frames
 
     def scale_physics(self, mass: float = 1.0, friction: float = 1.0, motor: float = 1.0):
         """Domain randomisation hook: scale masses, friction and actuator gear relative to the XML values."""

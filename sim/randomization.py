@@ -2,9 +2,10 @@
 
 `DomainRandomization` holds ranges; at every reset an env calls `episode(np_random, sim)`, which draws
 this episode's physics scales (applied to the simulator) and returns an `EpisodeRandomization` that
-delays actions by a fixed number of control steps and adds Gaussian observation noise. All draws use
-the env's seeded generator, so a seeded episode is reproducible. With the defaults nothing is drawn
-and nothing changes (the RNG stream is untouched too).
+delays actions by a fixed number of control steps and adds Gaussian observation noise. Draws come from a
+child of the env's seed sequence (spawned per episode), so a seeded episode is reproducible and turning
+randomisation on does not change the task's own random stream (layouts, goals, noise). With the defaults
+nothing is drawn and nothing changes.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ class DomainRandomization:
             if sim is not None:
                 sim.scale_physics(1.0, 1.0, 1.0)
             return EpisodeRandomization(rng, 0, 0.0)
+        rng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])  # leave the env's stream alone
         scales = dict(
             mass=rng.uniform(*self.mass_scale),
             friction=rng.uniform(*self.friction_scale),

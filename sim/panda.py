@@ -1,0 +1,115 @@
+"""7-DoF Franka Panda (pybullet_data franka_panda/panda.urdf) commanded by joint velocities, for the shield.
+
+Action a ∈ [−1, 1]⁷ → joint velocity targets a·q̇_max (URDF limits: 2.175 rad/s joints 1–4, 2.61 rad/s 5–7),
+tracked by PyBullet's velocity motors at the URDF effort limits. Physics 1/240 s × 4 = 60 Hz control.
+Observation (20): q (7), q̇ (7), end-effector position (3), reach target (3).
+Task: reach a target point sampled in front of the robot; reward −‖ee − target‖.
+Unsafe set, in closed form (`keepout_low/high`, `joint_low/high`):
+  * any checked point of the arm (the frame origins of links 3–7, the hand and the grasp target) inside the
+    keep-out box — a person's workspace beside the robot;
+  * any joint outside its URDF limits shrunk by `joint_margin`.
+info["cost"] = 1.0 when unsafe. Unsafe is not terminal by default (a shield should keep it from happening);
+terminate_on_unsafe=True makes it a failure.
+"""
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from sim.pybullet_env import BulletSim
+
+ARM_JOINTS = list(range(7))
+CHECKED_LINKS = [3, 4, 5, 6, 8, 11]  # link3 … link7, hand, grasp target (frame origins)
+EE_LINK = 11
+HOME = np.array([0.0, -0.3, 0.0, -2.2, 0.0, 2.0, 0.785])
+KEEPOUT_LOW = np.array([0.25, 0.25, 0.0])  # m, base frame (the base is at the origin)
+KEEPOUT_HIGH = np.array([0.75, 0.75, 0.9])
+
+
+class PandaEnv(gym.Env):
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 60}
+
+    def __init__(self, joint_margin: float = 0.05, terminate_on_unsafe: bool = False, render_mode=None):
+        self.render_mode = render_mode
+        self.terminate_on_unsafe = terminate_on_unsafe
+        self.sim = BulletSim(1 / 240, 4)
+        self.dt = self.sim.dt
+        p = self.sim.p
+        self.robot = p.loadURDF("franka_panda/panda.urdf", useFixedBase=True)
+        info = [p.getJointInfo(self.robot, j) for j in ARM_JOINTS]
+        self.joint_low = np.array([i[8] for i in info]) + joint_margin
+        self.joint_high = np.array([i[9] for i in info]) - joint_margin
+        self.max_force = np.array([i[10] for i in info])
+        self.max_velocity = np.array([i[11] for i in info])
+        self.keepout_low, self.keepout_high = KEEPOUT_LOW.copy(), KEEPOUT_HIGH.copy()
+        box = p.createVisualShape(p.GEOM_BOX, halfExtents=((KEEPOUT_HIGH - KEEPOUT_LOW) / 2).tolist(), rgbaColor=[0.9, 0.2, 0.2, 0.35])
+        p.createMultiBody(0, -1, box, ((KEEPOUT_HIGH + KEEPOUT_LOW) / 2).tolist())  # drawn only: no collision shape
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(7,), dtype=np.float32)
+        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(20,), dtype=np.float32)
+        self.target = np.zeros(3)
+        self._initial_state = p.saveState()  # restoring it makes resets bit-reproducible
+
+    # closed-form unsafe set ---------------------------------------------------------------------
+    def in_keepout(self, points) -> np.ndarray:
+        points = np.asarray(points, float)
+        return ((points >= self.keepout_low) & (points <= self.keepout_high)).all(-1)
+
+    def joints_out_of_limits(self, q) -> np.ndarray:
+        q = np.asarray(q, float)
+        return ((q < self.joint_low) | (q > self.joint_high)).any(-1)
+
+    # state ---------------------------------------------------------------------------------------
+    def joint_state(self):
+        states = self.sim.p.getJointStates(self.robot, ARM_JOINTS)
+        return np.array([s[0] for s in states]), np.array([s[1] for s in states])
+
+    def checked_points(self) -> np.ndarray:
+        links = self.sim.p.getLinkStates(self.robot, CHECKED_LINKS)
+        return np.array([l[4] for l in links])  # world link-frame origins
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        options = options or {}
+        q0 = np.asarray(options.get("q", HOME), float)
+        self.sim.p.restoreState(self._initial_state)
+        for j, q in zip(ARM_JOINTS, q0):
+            self.sim.p.resetJointState(self.robot, j, q, 0.0)
+        self.sim.p.setJointMotorControlArray(self.robot, ARM_JOINTS, self.sim.p.VELOCITY_CONTROL,
+                                             targetVelocities=[0.0] * 7, forces=self.max_force)
+        # reach targets in front of the robot, away from the keep-out box
+        default_target = self.np_random.uniform([0.3, -0.5, 0.2], [0.6, 0.0, 0.7])
+        self.target = np.asarray(options.get("target", default_target), float)
+        return self._obs(), self._info()
+
+    def step(self, action):
+        a = np.clip(np.asarray(action, float).reshape(7), -1.0, 1.0)
+        self.sim.p.setJointMotorControlArray(self.robot, ARM_JOINTS, self.sim.p.VELOCITY_CONTROL,
+                                             targetVelocities=(a * self.max_velocity).tolist(), forces=self.max_force)
+        self.sim.step()
+        info = self._info()
+        reward = -float(np.linalg.norm(info["ee_pos"] - self.target))
+        terminated = bool(self.terminate_on_unsafe and info["unsafe"])
+        return self._obs(), reward, terminated, False, info
+
+    def _obs(self):
+        q, qd = self.joint_state()
+        ee = self.sim.p.getLinkState(self.robot, EE_LINK)[4]
+        return np.concatenate([q, qd, ee, self.target]).astype(np.float32)
+
+    def _info(self):
+        q, _ = self.joint_state()
+        points = self.checked_points()
+        in_box = bool(self.in_keepout(points).any())
+        at_limit = bool(self.joints_out_of_limits(q))
+        unsafe = in_box or at_limit
+        return {"cost": float(unsafe), "unsafe": unsafe, "in_keepout": in_box, "joint_limit": at_limit,
+                "ee_pos": points[-1], "q": q}
+
+    def render(self):
+        if self.render_mode == "rgb_array":
+            return self.sim.render([0.3, 0.2, 0.35], distance=1.4, yaw=20, pitch=-25)
+        return None
+
+    def close(self):
+        self.sim.close()

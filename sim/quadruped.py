@@ -1,0 +1,257 @@
+"""A1 quadruped (pybullet_data a1/a1.urdf) in PyBullet: SQRL locomotion and the shield's velocity-commanded robot.
+
+Physics 0.002 s × 10 = 50 Hz control (SQRL's Minitaur ran at 50 Hz). Joints are PD position servos
+(PyBullet POSITION_CONTROL, URDF effort limits). Leg order FR, FL, RR, RL; joints per leg: abduction, hip, knee.
+Observation (34): roll, pitch, yaw, roll/pitch/yaw rates (6), base velocity in the body frame (3),
+base height (1), 12 joint angles, 12 joint velocities.
+Fall (failure, episode ends, cost 1): |roll| or |pitch| > 0.4 rad or base height < 0.15 m.
+
+`QuadrupedLocomotionEnv` (SQRL, sqrl.md §5, Minitaur replaced by A1): a ∈ [−1, 1]¹² offsets 0.5·a rad around
+the standing pose. Reward v_g − |v_g − clip(v_x, ±0.8)| − 0.01·mean|a_t − 2a_{t−1} + a_{t−2}|. Pre-training
+target_speed 0.3 m/s; fine-tuning variants 0.4 m/s (+33 %) and foot friction ×1.25.
+
+`QuadrupedVelocityEnv` (shield): a = (vx, vy, yaw rate) ∈ [−1, 1]³ × (0.4 m/s, 0.2 m/s, 0.8 rad/s), turned into
+joint targets by `TrotGait`, an open-loop trot with per-leg inverse kinematics. Round pillars (physical)
+are obstacles; touching one is a collision (unsafe, cost 1, ends the episode like a fall). Reward: command
+tracking −‖v_xy − v_cmd‖ − 0.1 |ω − ω_cmd|. The unsafe set in closed form: `obstacle_pos`/`obstacle_radius`
+and the body footprint radius `BODY_RADIUS` (`is_unsafe_xy`) plus the fall thresholds.
+"""
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from sim.pybullet_env import BulletSim
+from sim.randomization import DomainRandomization
+
+TIMESTEP, FRAME_SKIP = 0.002, 10
+LEG_JOINTS = [1, 3, 4, 6, 8, 9, 11, 13, 14, 16, 18, 19]  # abduction, hip, knee × FR, FL, RR, RL
+FOOT_LINKS = [5, 10, 15, 20]
+STAND = np.array([0.0, 0.8, -1.6] * 4)
+FALL_ANGLE, FALL_HEIGHT = 0.4, 0.15
+HIP_OFFSETS = np.array([[0.183, -0.047], [0.183, 0.047], [-0.183, -0.047], [-0.183, 0.047]])  # base frame
+L_HIP, L_UP, L_LOW = 0.08505, 0.2, 0.2
+LEG_SIDE = np.array([-1, 1, -1, 1])  # right legs' hip offset points to −y
+BODY_RADIUS = 0.3  # planar footprint for obstacle clearance (half the body length plus the feet)
+KP, KD = 0.1, 1.0  # PyBullet position/velocity gains of the joint servos
+
+
+def leg_inverse_kinematics(foot, side: int) -> np.ndarray:
+    """Joint angles (abduction, hip, knee) putting the foot at `foot` = (x, y, z) in the hip frame.
+    Knee from the law of cosines on the thigh–calf triangle; hip from the foot's fore-aft angle;
+    abduction from rotating the leg plane (offset side·L_HIP from the hip) onto the foot's y-z position."""
+    x, y, z = foot
+    l_hip = side * L_HIP
+    r2 = x * x + y * y + z * z
+    cos_knee = (r2 - l_hip * l_hip - L_UP**2 - L_LOW**2) / (2 * L_UP * L_LOW)
+    knee = -math.acos(max(-1.0, min(1.0, cos_knee)))
+    leg = math.sqrt(L_UP**2 + L_LOW**2 + 2 * L_UP * L_LOW * math.cos(knee))  # hip → foot in the leg plane
+    hip = math.asin(max(-1.0, min(1.0, -x / leg))) - knee / 2
+    down = leg * math.cos(hip + knee / 2)  # leg-plane length below the hip, before abduction
+    abduction = math.atan2(down * y + l_hip * z, l_hip * y - down * z)
+    return np.array([abduction, hip, knee])
+
+
+class TrotGait:
+    """Open-loop trot: diagonal pairs (FR+RL, FL+RR) alternate swing and stance every half period. In stance a
+    foot moves opposite to the commanded velocity of its hip (v + ω × r_hip); in swing it returns along a
+    raised sine arc. With zero command the feet step in place."""
+
+    def __init__(self, period: float = 0.3, height: float = 0.27, lift: float = 0.06):
+        self.period, self.height, self.lift = period, height, lift
+        self.phase = 0.0
+
+    def reset(self):
+        self.phase = 0.0
+
+    def joint_targets(self, command, dt: float) -> np.ndarray:
+        vx, vy, wz = command
+        self.phase = (self.phase + dt / self.period) % 1.0
+        targets = []
+        for leg in range(4):
+            phase = (self.phase + (0.0 if leg in (0, 3) else 0.5)) % 1.0
+            hx, hy = HIP_OFFSETS[leg]
+            leg_v = np.array([vx - wz * hy, vy + wz * hx])
+            stride = leg_v * self.period / 2  # distance covered by the body during one stance
+            if phase < 0.5:  # stance: foot slides back from +stride/2 to −stride/2
+                s = phase / 0.5
+                xy = stride * (0.5 - s)
+                z = -self.height
+            else:  # swing: forward again, lifted
+                s = (phase - 0.5) / 0.5
+                xy = stride * (s - 0.5)
+                z = -self.height + self.lift * math.sin(math.pi * s)
+            foot = (xy[0], LEG_SIDE[leg] * L_HIP + xy[1], z)
+            targets.append(leg_inverse_kinematics(foot, LEG_SIDE[leg]))
+        return np.concatenate(targets)
+
+
+class _QuadrupedBase(gym.Env):
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
+
+    def __init__(self, foot_friction: float = 1.0, randomization: DomainRandomization | None = None, render_mode=None):
+        self.render_mode = render_mode
+        self.foot_friction = foot_friction
+        self.randomization = randomization or DomainRandomization()
+        self.sim = BulletSim(TIMESTEP, FRAME_SKIP)
+        self.dt = self.sim.dt
+        p = self.sim.p
+        self.plane = p.loadURDF("plane.urdf")
+        self.robot = p.loadURDF("a1/a1.urdf", [0, 0, 0.32], useFixedBase=False)
+        self.max_force = np.array([p.getJointInfo(self.robot, j)[10] for j in LEG_JOINTS])
+        self._setup_world()
+        self._initial_state = p.saveState()
+        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(34,), dtype=np.float32)
+        self._base_masses = {l: p.getDynamicsInfo(self.robot, l)[0] for l in range(-1, p.getNumJoints(self.robot))}
+
+    def _setup_world(self):
+        pass
+
+    # -- simulator plumbing ----------------------------------------------------------------------------
+    def _apply_physics_scales(self, scales):
+        p = self.sim.p
+        for link, m in self._base_masses.items():
+            p.changeDynamics(self.robot, link, mass=m * scales["mass"])
+        for foot in FOOT_LINKS:
+            p.changeDynamics(self.robot, foot, lateralFriction=self.foot_friction * scales["friction"])
+        self._motor_scale = scales["motor"]
+
+    def _reset_robot(self, xy=(0.0, 0.0), yaw=0.0):
+        p = self.sim.p
+        p.restoreState(self._initial_state)
+        self._dr = self.randomization.episode(self.np_random)
+        self._apply_physics_scales(self._dr.scales)
+        quat = p.getQuaternionFromEuler([0, 0, yaw])
+        p.resetBasePositionAndOrientation(self.robot, [xy[0], xy[1], 0.32], quat)
+        p.resetBaseVelocity(self.robot, [0, 0, 0], [0, 0, 0])
+        for j, q in zip(LEG_JOINTS, STAND):
+            p.resetJointState(self.robot, j, q, 0.0)
+        self._command_joints(STAND)
+        for _ in range(25):  # settle onto the feet (0.5 s), not part of the episode
+            self.sim.step()
+
+    def _command_joints(self, targets):
+        p = self.sim.p
+        p.setJointMotorControlArray(self.robot, LEG_JOINTS, p.POSITION_CONTROL, targetPositions=list(targets),
+                                    forces=(self.max_force * self._motor_scale).tolist(),
+                                    positionGains=[KP] * 12, velocityGains=[KD] * 12)
+
+    def base_state(self):
+        p = self.sim.p
+        pos, quat = p.getBasePositionAndOrientation(self.robot)
+        lin, ang = p.getBaseVelocity(self.robot)
+        rpy = np.array(p.getEulerFromQuaternion(quat))
+        rot = np.array(p.getMatrixFromQuaternion(quat)).reshape(3, 3)
+        return np.array(pos), rpy, rot.T @ np.array(lin), rot.T @ np.array(ang), np.array(lin)
+
+    def _obs(self):
+        pos, rpy, v_body, w_body, _ = self.base_state()
+        joints = self.sim.p.getJointStates(self.robot, LEG_JOINTS)
+        q = [s[0] for s in joints]
+        qd = [s[1] for s in joints]
+        obs = np.concatenate([rpy, w_body, v_body, [pos[2]], q, qd])
+        return self._dr.observation(obs).astype(np.float32)
+
+    def fallen(self) -> bool:
+        pos, rpy, *_ = self.base_state()
+        return bool(abs(rpy[0]) > FALL_ANGLE or abs(rpy[1]) > FALL_ANGLE or pos[2] < FALL_HEIGHT)
+
+    def render(self):
+        if self.render_mode == "rgb_array":
+            pos, *_ = self.base_state()
+            return self.sim.render(pos.tolist(), distance=1.2)
+        return None
+
+    def close(self):
+        self.sim.close()
+
+
+class QuadrupedLocomotionEnv(_QuadrupedBase):
+    """SQRL locomotion: run forward at `target_speed` without falling."""
+
+    def __init__(self, target_speed: float = 0.3, foot_friction: float = 1.0, **kw):
+        super().__init__(foot_friction=foot_friction, **kw)
+        self.target_speed = float(target_speed)
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(12,), dtype=np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._reset_robot()
+        self._prev = [np.zeros(12), np.zeros(12)]
+        return self._obs(), {"cost": 0.0, "unsafe": False}
+
+    def step(self, action):
+        a = np.clip(np.asarray(action, float).reshape(12), -1.0, 1.0)
+        self._command_joints(STAND + 0.5 * (self._dr.action(a) if self._dr.latency else a))
+        self.sim.step()
+        _, _, v_body, _, _ = self.base_state()
+        acc = a - 2 * self._prev[0] + self._prev[1]
+        self._prev = [a, self._prev[0]]
+        vg = self.target_speed
+        reward = vg - abs(vg - float(np.clip(v_body[0], -0.8, 0.8))) - 0.01 * float(np.mean(np.abs(acc)))
+        fell = self.fallen()
+        return self._obs(), reward, fell, False, {"cost": float(fell), "unsafe": fell, "forward_speed": float(v_body[0])}
+
+
+class QuadrupedVelocityEnv(_QuadrupedBase):
+    """The shield's quadruped: body-velocity commands through a trot controller, among pillars."""
+
+    COMMAND_SCALE = np.array([0.4, 0.2, 0.8])
+
+    def __init__(self, num_obstacles: int = 4, obstacle_radius: float = 0.2, arena: float = 2.0, **kw):
+        self.num_obstacles, self.obstacle_radius, self.arena = num_obstacles, float(obstacle_radius), arena
+        super().__init__(**kw)
+        self.gait = TrotGait()
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(3,), dtype=np.float32)
+        self.obstacle_pos = np.zeros((num_obstacles, 2))
+
+    def _setup_world(self):
+        p = self.sim.p
+        shape = p.createCollisionShape(p.GEOM_CYLINDER, radius=self.obstacle_radius, height=0.6)
+        visual = p.createVisualShape(p.GEOM_CYLINDER, radius=self.obstacle_radius, length=0.6, rgbaColor=[0.3, 0.6, 0.9, 1])
+        self.obstacles = [p.createMultiBody(0, shape, visual, [10 + 2 * i, 10, 0.3]) for i in range(self.num_obstacles)]
+
+    def is_unsafe_xy(self, xy) -> np.ndarray:
+        """Closed form: the body centre closer than obstacle radius + BODY_RADIUS to any obstacle centre."""
+        d = np.linalg.norm(np.asarray(xy, float)[..., None, :] - self.obstacle_pos, axis=-1)
+        return (d < self.obstacle_radius + BODY_RADIUS).any(-1)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        options = options or {}
+        # obstacles anywhere in the arena but ≥ 0.6 m clear of the start at the origin, and of each other
+        placed = []
+        while len(placed) < self.num_obstacles:
+            xy = self.np_random.uniform(-self.arena, self.arena, 2)
+            if np.linalg.norm(xy) > self.obstacle_radius + BODY_RADIUS + 0.6 and all(np.linalg.norm(xy - q) > 0.6 for q in placed):
+                placed.append(xy)
+        self.obstacle_pos = np.asarray(options.get("obstacle_pos", placed), float).reshape(self.num_obstacles, 2)
+        self._reset_robot()
+        for body, xy in zip(self.obstacles, self.obstacle_pos):
+            self.sim.p.resetBasePositionAndOrientation(body, [xy[0], xy[1], 0.3], [0, 0, 0, 1])
+        self.gait.reset()
+        return self._obs(), self._info(False, False)
+
+    def collided(self) -> bool:
+        p = self.sim.p
+        return any(p.getContactPoints(self.robot, body) for body in self.obstacles)
+
+    def step(self, action):
+        a = np.clip(np.asarray(action, float).reshape(3), -1.0, 1.0)
+        command = (self._dr.action(a) if self._dr.latency else a) * self.COMMAND_SCALE
+        self._command_joints(self.gait.joint_targets(command, self.dt))
+        self.sim.step()
+        _, _, v_body, w_body, _ = self.base_state()
+        reward = -float(np.linalg.norm(v_body[:2] - command[:2])) - 0.1 * abs(float(w_body[2] - command[2]))
+        fell, hit = self.fallen(), self.collided()
+        info = self._info(fell, hit)
+        return self._obs(), reward, info["unsafe"], False, info
+
+    def _info(self, fell, hit):
+        pos, rpy, v_body, *_ = self.base_state()
+        unsafe = bool(fell or hit)
+        return {"cost": float(unsafe), "unsafe": unsafe, "fall": bool(fell), "collision": bool(hit),
+                "base_pos": pos, "base_yaw": float(rpy[2]), "base_velocity": v_body, "obstacle_pos": self.obstacle_pos.copy()}

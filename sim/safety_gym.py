@@ -1,0 +1,386 @@
+"""Safety-Gym-style navigation in MuJoCo (sis.md §5, csc.md §5): Point and Car robots, a Goal task,
+hazards (non-physical circles) or pillars (static physical cylinders), pseudo-lidar observations.
+
+Robots (action 2-D in [−1, 1], physics 0.002 s × frame skip 10 = 0.02 s per step):
+  point  a = [forward force, turn]: a motor pushes along the robot's heading (0.3 N per unit), a velocity
+         servo sets the yaw rate (3 rad/s per unit); slide joints x, y and a yaw hinge, like Safety Gym's Point.
+  car    a = [left wheel, right wheel] torques: two driven wheels at the front and a frictionless caster,
+         a free-floating chassis (differential drive, like Safety Gym's Car).
+Observation (float32), in this order:
+  accelerometer(3), velocimeter(3), gyro(3), magnetometer(3)  — MuJoCo sensors at the robot's centre
+  goal_lidar(16), obstacle_lidar(16)                          — pseudo-lidar, see `pseudo_lidar`
+(Safety Gym's Goal levels also carry a vases lidar; we have no vases, so hazard-Goal is 44-D, not 60-D.)
+
+Goal task: reward = (previous goal distance − goal distance) + 1 on reaching the goal (distance ≤ 0.3),
+after which a new goal is drawn. Episodes last 1000 steps (time limit from the registration).
+Cost (info["cost"]):
+  hazards: Σ over hazards of (r − d) while the robot's centre is inside (dense, as in the SIS code);
+           cost_mode="indicator" gives 1.0 instead (Safety Gym's constrain_indicator)
+  pillars: 1.0 while the robot touches any pillar
+info["unsafe"]: inside a hazard (d < r) / touching a pillar. info also carries the ground truth SIS uses:
+  obstacle_d    [n]  planar centre-to-centre distance robot → obstacle
+  obstacle_ddot [n]  ḋ = −v_xy·(o − p)/‖o − p‖
+  obstacle_pos [n, 2], obstacle_radius [n], robot_pos [2], robot_vel [2], robot_heading, goal_pos [2],
+  goal_dist, goal_met
+Traps (CSC): with `health` set, each step inside a hazard costs one health point; at 0 the robot fails
+(terminated, info["failure"] True, cost 1.0 on that step, else 0).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from sim.mujoco_env import MujocoSim
+from sim.randomization import DomainRandomization
+
+TIMESTEP = 0.002
+FRAME_SKIP = 10
+LIDAR_BINS = 16
+GOAL_SIZE = 0.3
+ROBOT_RADIUS = {"point": 0.1, "car": 0.12}  # planar footprint, for pillar clearances
+TURN_RATE = 3.0  # rad/s per unit turn action (point)
+
+
+@dataclass(frozen=True)
+class NavLayout:
+    """Where things may be placed: uniform in the square `extent`, rejecting overlaps of keep-out circles."""
+
+    extent: float = 1.5
+    robot_keepout: float = 0.4
+    goal_keepout: float = 0.305
+    obstacle_keepout: float = 0.18  # added to the obstacle radius
+
+
+def pseudo_lidar(rel_xy: np.ndarray, bins: int = LIDAR_BINS) -> np.ndarray:
+    """Safety-Gym-style pseudo-lidar from object positions in the robot frame [k, 2]: each object adds
+    exp(−distance) to the bin its bearing falls in, shared linearly with the neighbouring bin by how far the
+    bearing is from the bin centre (aliasing); a bin keeps the max over objects. Bin i is centred on
+    bearing (i + ½)·2π/bins, measured counter-clockwise from the robot's heading."""
+    # plain-Python math: for the handful of objects a Safety-Gym scene has, this beats numpy's per-call cost
+    out = [0.0] * bins
+    scale = bins / (2 * math.pi)
+    for x, y in np.asarray(rel_xy, float).reshape(-1, 2).tolist():
+        sensor = math.exp(-math.hypot(x, y))
+        pos = (math.atan2(y, x) % (2 * math.pi)) * scale - 0.5
+        base = math.floor(pos)
+        frac = pos - base
+        lo = base % bins
+        hi = (lo + 1) % bins
+        out[lo] = max(out[lo], (1 - frac) * sensor)
+        out[hi] = max(out[hi], frac * sensor)
+    return np.array(out)
+
+
+def _robot_xml(robot: str) -> tuple[str, str]:
+    """(body, actuators). Contact classes: floor 2, pillars 1; point touches pillars only, car both."""
+    if robot == "point":
+        body = """
+    <body name="robot" pos="0 0 0.1">
+      <joint name="x" type="slide" axis="1 0 0" damping="0.25"/>
+      <joint name="y" type="slide" axis="0 1 0" damping="0.25"/>
+      <joint name="yaw" type="hinge" axis="0 0 1" damping="0.005"/>
+      <geom name="robot" type="sphere" size="0.1" mass="0.5" contype="1" conaffinity="1" rgba="0.9 0.3 0.3 1"/>
+      <geom name="nose" type="box" pos="0.1 0 0" size="0.04 0.02 0.02" mass="0" contype="0" conaffinity="0" rgba="0.3 0.3 0.3 1"/>
+      <site name="robot" pos="0 0 0" size="0.01"/>
+    </body>"""
+        actuators = """
+    <motor name="forward" site="robot" gear="0.3 0 0 0 0 0" ctrllimited="true" ctrlrange="-1 1"/>
+    <velocity name="turn" joint="yaw" kv="0.05" ctrllimited="true" ctrlrange="-3 3"/>"""
+    elif robot == "car":
+        body = """
+    <body name="robot" pos="0 0 0.07">
+      <freejoint name="robot"/>
+      <geom name="robot" type="box" size="0.1 0.07 0.03" mass="1" contype="3" conaffinity="3" rgba="0.9 0.3 0.3 1"/>
+      <geom name="caster" type="sphere" pos="-0.075 0 -0.035" size="0.035" mass="0.05" condim="1" priority="1" contype="3" conaffinity="3"/>
+      <site name="robot" pos="0 0 0" size="0.01"/>
+      <body name="left_wheel" pos="0.05 0.09 -0.03">
+        <joint name="left" type="hinge" axis="0 1 0" damping="0.002"/>
+        <geom type="cylinder" size="0.04 0.01" quat="0.70710678 0.70710678 0 0" mass="0.05" friction="1 0.01 0.001" contype="3" conaffinity="3" rgba="0.2 0.2 0.2 1"/>
+      </body>
+      <body name="right_wheel" pos="0.05 -0.09 -0.03">
+        <joint name="right" type="hinge" axis="0 1 0" damping="0.002"/>
+        <geom type="cylinder" size="0.04 0.01" quat="0.70710678 0.70710678 0 0" mass="0.05" friction="1 0.01 0.001" contype="3" conaffinity="3" rgba="0.2 0.2 0.2 1"/>
+      </body>
+    </body>"""
+        actuators = """
+    <motor name="left" joint="left" gear="0.05" ctrllimited="true" ctrlrange="-1 1"/>
+    <motor name="right" joint="right" gear="0.05" ctrllimited="true" ctrlrange="-1 1"/>"""
+    else:
+        raise ValueError(f"robot must be 'point' or 'car', got {robot!r}")
+    return body, actuators
+
+
+def navigation_xml(robot: str, obstacle: str, num_obstacles: int, radius: float) -> str:
+    body, actuators = _robot_xml(robot)
+    obstacles = []
+    for i in range(num_obstacles):
+        if obstacle == "hazard":  # a flat disc with no contact: only its geometry matters
+            obstacles.append(
+                f'<geom name="obstacle{i}" type="cylinder" size="{radius} 0.002" pos="0 0 0.002" '
+                f'contype="0" conaffinity="0" rgba="0.2 0.2 0.9 0.6"/>'
+            )
+        else:  # a static physical cylinder
+            obstacles.append(
+                f'<geom name="obstacle{i}" type="cylinder" size="{radius} 0.25" pos="0 0 0.25" '
+                f'contype="1" conaffinity="1" rgba="0.3 0.6 0.9 1"/>'
+            )
+    return f"""
+<mujoco model="{robot}_{obstacle}">
+  <option timestep="{TIMESTEP}"/>
+  <visual><global offwidth="400" offheight="400"/></visual>
+  <worldbody>
+    <light pos="0 0 4" dir="0 0 -1"/>
+    <camera name="top" pos="0 0 4.2" xyaxes="1 0 0 0 1 0"/>
+    <geom name="floor" type="plane" size="3 3 0.1" contype="2" conaffinity="2" rgba="0.85 0.85 0.8 1"/>
+    <geom name="goal" type="cylinder" size="{GOAL_SIZE} 0.002" pos="0 0 0.003" contype="0" conaffinity="0" rgba="0.2 0.9 0.2 0.5"/>
+    {''.join(obstacles)}
+    {body}
+  </worldbody>
+  <actuator>{actuators}
+  </actuator>
+  <sensor>
+    <accelerometer site="robot"/>
+    <velocimeter site="robot"/>
+    <gyro site="robot"/>
+    <magnetometer site="robot"/>
+  </sensor>
+</mujoco>"""
+
+
+class NavigationEnv(gym.Env):
+    """Point / Car robot, Goal task, `num_obstacles` hazards or pillars of radius `obstacle_radius`."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
+
+    def __init__(
+        self,
+        robot: str = "point",
+        obstacle: str = "hazard",
+        num_obstacles: int = 4,
+        obstacle_radius: float = 0.15,
+        cost_mode: str = "dense",
+        health: int | None = None,
+        layout: NavLayout = NavLayout(),
+        randomization: DomainRandomization | None = None,
+        render_mode: str | None = None,
+    ):
+        if obstacle not in ("hazard", "pillar"):
+            raise ValueError(f"obstacle must be 'hazard' or 'pillar', got {obstacle!r}")
+        if cost_mode not in ("dense", "indicator"):
+            raise ValueError(f"cost_mode must be 'dense' or 'indicator', got {cost_mode!r}")
+        if health is not None and obstacle != "hazard":
+            raise ValueError("health (CSC traps) needs hazards")
+        self.robot, self.obstacle = robot, obstacle
+        self.num_obstacles, self.obstacle_radius = num_obstacles, float(obstacle_radius)
+        self.cost_mode, self.max_health, self.layout = cost_mode, health, layout
+        self.randomization = randomization or DomainRandomization()
+        self.render_mode = render_mode
+        self.sim = MujocoSim(navigation_xml(robot, obstacle, num_obstacles, obstacle_radius), FRAME_SKIP, from_string=True)
+        self.dt = self.sim.dt
+        m = self.sim.model
+        import mujoco
+
+        self._obstacle_geoms = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, f"obstacle{i}") for i in range(num_obstacles)]
+        self._goal_geom = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "goal")
+        self._robot_body = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, "robot")
+        self._robot_site = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, "robot")
+        self._pillar_geoms = set(self._obstacle_geoms) if obstacle == "pillar" else set()
+        self._ctrl_scale = np.array([1.0, TURN_RATE]) if robot == "point" else np.ones(2)
+        self._robot_geoms = {g for g in range(m.ngeom) if self._belongs_to_robot(m.geom_bodyid[g])}
+        self._pillar_array = np.array(sorted(self._pillar_geoms), int)
+        self._robot_array = np.array(sorted(self._robot_geoms), int)
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+        obs_dim = 12 + 2 * LIDAR_BINS
+        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float32)
+        self.obstacle_pos = np.zeros((num_obstacles, 2))
+        self.goal_pos = np.zeros(2)
+
+    def _belongs_to_robot(self, body: int) -> bool:
+        m = self.sim.model
+        while body != 0:
+            if body == self._robot_body:
+                return True
+            body = m.body_parentid[body]
+        return False
+
+    # -- state --------------------------------------------------------------------------------------
+    @property
+    def robot_pos(self) -> np.ndarray:
+        return self.sim.data.xpos[self._robot_body][:2].copy()
+
+    @property
+    def robot_vel(self) -> np.ndarray:
+        # world-frame planar velocity of the robot's origin: the x/y slide joints (point) or the free
+        # joint's linear part (car) are both the first two dofs
+        return self.sim.data.qvel[:2].copy()
+
+    @property
+    def robot_heading(self) -> float:
+        xmat = self.sim.data.xmat[self._robot_body].reshape(3, 3)
+        return float(np.arctan2(xmat[1, 0], xmat[0, 0]))
+
+    def is_unsafe_xy(self, xy) -> np.ndarray:
+        """Closed-form unsafe set on planar robot positions [..., 2]: inside a hazard, or closer to a
+        pillar's centre than pillar radius + robot footprint (i.e. touching it)."""
+        xy = np.asarray(xy, float)
+        d = np.linalg.norm(xy[..., None, :] - self.obstacle_pos, axis=-1)
+        reach = self.obstacle_radius + (ROBOT_RADIUS[self.robot] if self.obstacle == "pillar" else 0.0)
+        return (d < reach).any(axis=-1)
+
+    # -- episode ------------------------------------------------------------------------------------
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._dr = self.randomization.episode(self.np_random, self.sim)
+        options = options or {}
+        robot_xy, heading, obstacles, goal = self._sample_layout()
+        robot_xy = np.asarray(options.get("robot_pos", robot_xy), float)
+        heading = float(options.get("robot_heading", heading))
+        obstacles = np.asarray(options.get("obstacle_pos", obstacles), float).reshape(self.num_obstacles, 2)
+        goal = np.asarray(options.get("goal_pos", goal), float)
+        self._place(robot_xy, heading, obstacles, goal)
+        self.health = self.max_health
+        self._last_goal_dist = self._goal_dist()
+        return self._obs(), self._info(cost=0.0, failure=False, goal_met=False)
+
+    def _sample_layout(self):
+        L, rng = self.layout, self.np_random
+        placed: list[tuple[np.ndarray, float]] = []
+
+        def draw(keepout):
+            for _ in range(10_000):
+                xy = rng.uniform(-L.extent, L.extent, 2)
+                if all(np.linalg.norm(xy - p) >= keepout + k for p, k in placed):
+                    placed.append((xy, keepout))
+                    return xy
+            raise RuntimeError("could not place every object; enlarge NavLayout.extent")
+
+        robot = draw(L.robot_keepout)
+        goal = draw(L.goal_keepout)
+        obstacles = np.array([draw(self.obstacle_radius + L.obstacle_keepout) for _ in range(self.num_obstacles)])
+        heading = rng.uniform(-np.pi, np.pi)
+        return robot, heading, obstacles.reshape(self.num_obstacles, 2), goal
+
+    def _place(self, robot_xy, heading, obstacles, goal):
+        m, d = self.sim.model, self.sim.data
+        import mujoco
+
+        mujoco.mj_resetData(m, d)
+        if self.robot == "point":
+            d.qpos[:3] = [robot_xy[0], robot_xy[1], heading]
+        else:
+            d.qpos[:3] = [robot_xy[0], robot_xy[1], m.body_pos[self._robot_body][2]]
+            d.qpos[3:7] = [np.cos(heading / 2), 0, 0, np.sin(heading / 2)]
+        self.obstacle_pos = np.array(obstacles, float).reshape(self.num_obstacles, 2)
+        for g, xy in zip(self._obstacle_geoms, self.obstacle_pos):
+            m.geom_pos[g][:2] = xy
+        self._set_goal(goal)
+        mujoco.mj_forward(m, d)
+
+    def _set_goal(self, goal):
+        self.goal_pos = np.asarray(goal, float).copy()
+        self.sim.model.geom_pos[self._goal_geom][:2] = self.goal_pos
+
+    def _goal_dist(self) -> float:
+        return float(np.linalg.norm(self.goal_pos - self.robot_pos))
+
+    def step(self, action):
+        a = np.clip(np.asarray(action, dtype=np.float64).reshape(2), -1.0, 1.0)
+        if self._dr.latency:
+            a = self._dr.action(a)
+        self.sim.step(a * self._ctrl_scale)
+        pos = self.robot_pos
+        goal_dist = float(np.hypot(*(self.goal_pos - pos)))
+        reward = self._last_goal_dist - goal_dist
+        goal_met = goal_dist <= GOAL_SIZE
+        if goal_met:
+            reward += 1.0
+            self._set_goal(self._sample_goal())
+            goal_dist = self._goal_dist()
+        self._last_goal_dist = goal_dist
+        contact = self._obstacle_contact() if self.obstacle == "pillar" else False
+        d = np.hypot(*(self.obstacle_pos - pos).T)
+        cost, failure = self._cost(d, contact)
+        return self._obs(pos), float(reward), failure, False, self._info(cost, failure, goal_met, pos, d, contact)
+
+    def _sample_goal(self):
+        L, rng = self.layout, self.np_random
+        others = [(self.robot_pos, L.robot_keepout)] + [(p, self.obstacle_radius + L.obstacle_keepout) for p in self.obstacle_pos]
+        for _ in range(10_000):
+            xy = rng.uniform(-L.extent, L.extent, 2)
+            if all(np.linalg.norm(xy - p) >= L.goal_keepout + k for p, k in others):
+                return xy
+        raise RuntimeError("could not place a new goal")
+
+    def _obstacle_contact(self) -> bool:
+        d = self.sim.data
+        if d.ncon == 0 or not self._pillar_geoms:
+            return False
+        pairs = d.contact.geom[: d.ncon]
+        pillar = np.isin(pairs, self._pillar_array)
+        robot = np.isin(pairs, self._robot_array)
+        return bool(((pillar[:, 0] & robot[:, 1]) | (pillar[:, 1] & robot[:, 0])).any())
+
+    def _cost(self, d: np.ndarray, contact: bool) -> tuple[float, bool]:
+        if self.obstacle == "pillar":
+            return float(contact), False
+        depth = np.clip(self.obstacle_radius - d, 0.0, None)
+        if self.max_health is not None:  # CSC traps: delayed, cumulative failure
+            self.health -= int((depth > 0).any())
+            failure = self.health <= 0
+            return float(failure), failure
+        if self.cost_mode == "indicator":
+            return float((depth > 0).any()), False
+        return float(depth.sum()), False
+
+    # -- observation / info -------------------------------------------------------------------------
+    def _obs(self, pos=None) -> np.ndarray:
+        pos = self.robot_pos if pos is None else pos
+        xmat = self.sim.data.xmat[self._robot_body]  # rows of the body's rotation: x_body = (xmat[0], xmat[3])
+        to_robot = np.array([[xmat[0], xmat[3]], [xmat[1], xmat[4]]])  # world → robot frame (planar)
+        rel = np.vstack([self.goal_pos - pos, self.obstacle_pos - pos]) @ to_robot.T
+        obs = np.empty(12 + 2 * LIDAR_BINS)
+        obs[:12] = self.sim.data.sensordata[:12]
+        obs[12 : 12 + LIDAR_BINS] = pseudo_lidar(rel[:1])
+        obs[12 + LIDAR_BINS :] = pseudo_lidar(rel[1:])
+        return self._dr.observation(obs).astype(np.float32)
+
+    def _info(self, cost: float, failure: bool, goal_met: bool, pos=None, d=None, contact=None) -> dict:
+        pos = self.robot_pos if pos is None else pos
+        vel = self.robot_vel
+        offset = self.obstacle_pos - pos
+        d = np.hypot(*offset.T) if d is None else d
+        ddot = -(offset @ vel) / np.maximum(d, 1e-9)
+        if self.obstacle == "pillar":
+            unsafe = self._obstacle_contact() if contact is None else contact
+        else:
+            unsafe = bool((d < self.obstacle_radius).any())
+        info = {
+            "cost": float(cost),
+            "unsafe": bool(unsafe),
+            "obstacle_d": d,
+            "obstacle_ddot": ddot,
+            "obstacle_pos": self.obstacle_pos.copy(),
+            "obstacle_radius": np.full(self.num_obstacles, self.obstacle_radius),
+            "robot_pos": pos,
+            "robot_vel": vel,
+            "robot_heading": self.robot_heading,
+            "goal_pos": self.goal_pos.copy(),
+            "goal_dist": self._last_goal_dist,
+            "goal_met": bool(goal_met),
+        }
+        if self.max_health is not None:
+            info["health"] = self.health
+            info["failure"] = bool(failure)
+        return info
+
+    def render(self):
+        if self.render_mode == "rgb_array":
+            return self.sim.render(400, 400, camera="top")
+        return None
+
+    def close(self):
+        self.sim.close()

@@ -1,0 +1,69 @@
+"""Franka Panda (PyBullet): joint-velocity tracking, keep-out box and joint-limit unsafe sets, seeding."""
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from sim.panda import HOME, PandaEnv
+
+
+@pytest.fixture(scope="module")
+def env():
+    e = PandaEnv()
+    yield e
+    e.close()
+
+
+def test_registered_and_checked():
+    e = gym.make("SafeShield/PandaKeepout-v0")
+    assert e.spec.max_episode_steps == 500
+    check_env(e.unwrapped, skip_render_check=True)
+
+
+def test_joint_velocity_command_is_tracked_and_integrates(env):
+    env.reset(seed=0)
+    a = np.zeros(7)
+    a[0] = 0.5
+    for _ in range(30):  # 0.5 s
+        obs, *_ = env.step(a)
+    assert obs[7] == pytest.approx(0.5 * 2.175, rel=1e-2)  # q̇1 = a · q̇_max
+    assert obs[0] == pytest.approx(0.5 * 2.175 * 0.5, rel=0.05)  # q1 ≈ ∫ q̇ dt
+    np.testing.assert_allclose(obs[8:14], 0.0, atol=1e-2)  # other joints hold
+
+
+def test_home_pose_is_safe_and_keepout_detects_a_hand_placed_wrist(env):
+    _, info = env.reset(seed=0)
+    assert info == {**info, "cost": 0.0, "unsafe": False}
+    p = env.sim.p
+    centre = (env.keepout_low + env.keepout_high) / 2
+    q = p.calculateInverseKinematics(env.robot, 11, centre.tolist(), maxNumIterations=200)[:7]
+    _, info = env.reset(seed=0, options={"q": q})
+    assert env.in_keepout(info["ee_pos"]) and info["in_keepout"] and info["unsafe"] and info["cost"] == 1.0
+
+
+def test_joint_limits_are_unsafe_with_margin(env):
+    q = HOME.copy()
+    q[3] = -0.02  # joint 4's upper limit is 0.0; the 0.05 margin makes −0.02 unsafe
+    _, info = env.reset(seed=0, options={"q": q})
+    assert info["joint_limit"] and info["unsafe"]
+    assert not env.joints_out_of_limits(HOME)
+
+
+def test_forward_kinematics_of_home_matches_urdf_chain(env):
+    # independent check of the reported end-effector: joint 1 rotates the arm about the base z axis
+    _, info0 = env.reset(seed=0)
+    q = HOME.copy()
+    q[0] = np.pi / 2
+    _, info1 = env.reset(seed=0, options={"q": q})
+    np.testing.assert_allclose(info1["ee_pos"], [-info0["ee_pos"][1], info0["ee_pos"][0], info0["ee_pos"][2]], atol=1e-6)
+
+
+def test_seeded_rollouts_are_identical(env):
+    def run():
+        obs, _ = env.reset(seed=3)
+        out = [obs]
+        for a in np.random.default_rng(0).uniform(-1, 1, (20, 7)):
+            out.append(env.step(a)[0])
+        return np.array(out)
+
+    np.testing.assert_array_equal(run(), run())

@@ -1,0 +1,181 @@
+"""Safety-Gym-style navigation: registration, robot kinematics, lidar, ground-truth d / ḋ, costs."""
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from sim.safety_gym import LIDAR_BINS, NavigationEnv, pseudo_lidar
+
+FAR = {"obstacle_pos": [[1.4, 1.4], [1.4, -1.4], [-1.4, 1.4], [-1.4, -1.4]], "goal_pos": [1.0, 0.0]}
+
+
+@pytest.mark.parametrize("robot", ["Point", "Car"])
+@pytest.mark.parametrize("variant", ["Hazard0.15", "Hazard0.30", "Pillar0.15", "Pillar0.25"])
+def test_registered_ids_pass_checker(robot, variant):
+    env = gym.make(f"SafeShield/{robot}Goal-{variant}-v0")
+    assert env.spec.max_episode_steps == 1000
+    u = env.unwrapped
+    check_env(u, skip_render_check=True)
+    assert u.observation_space.shape == (12 + 2 * LIDAR_BINS,)
+    assert u.dt == pytest.approx(0.02)
+    assert u.num_obstacles == 4 and u.obstacle_radius == float(variant[-4:])
+
+
+@pytest.mark.parametrize("env_id", ["SafeShield/PointTraps-v0", "SafeShield/CarTraps-v0"])
+def test_csc_trap_ids(env_id):
+    env = gym.make(env_id)
+    assert env.spec.max_episode_steps == 500
+    check_env(env.unwrapped, skip_render_check=True)
+
+
+def test_layout_respects_keepouts_and_is_seeded():
+    env = NavigationEnv("point", "hazard", 4, 0.30)
+    _, a = env.reset(seed=11)
+    _, b = env.reset(seed=11)
+    _, c = env.reset(seed=12)
+    np.testing.assert_array_equal(a["obstacle_pos"], b["obstacle_pos"])
+    assert not np.array_equal(a["obstacle_pos"], c["obstacle_pos"])
+    for seed in range(20):
+        _, info = env.reset(seed=seed)
+        assert (info["obstacle_d"] >= 0.30 + 0.18 + 0.4).all()  # robot keep-out + hazard keep-out
+        assert np.abs(info["obstacle_pos"]).max() <= 1.5
+
+
+def test_point_forward_action_drives_along_heading():
+    env = NavigationEnv("point", "hazard", 4, 0.15)
+    heading = 0.7
+    _, info0 = env.reset(seed=0, options={"robot_pos": [0, 0], "robot_heading": heading, **FAR})
+    for _ in range(50):
+        _, _, _, _, info = env.step(np.array([1.0, 0.0]))
+    moved = info["robot_pos"] - info0["robot_pos"]
+    assert np.linalg.norm(moved) > 0.1
+    assert math.atan2(moved[1], moved[0]) == pytest.approx(heading, abs=1e-3)
+    assert info["robot_heading"] == pytest.approx(heading, abs=1e-3)
+
+
+def test_point_velocity_approaches_force_over_damping():
+    # slide damping 0.25 N s/m, forward force 0.3 N → terminal speed 1.2 m/s; time constant m/b = 2 s
+    env = NavigationEnv("point", "hazard", 4, 0.15)
+    env.reset(seed=0, options={"robot_pos": [-1.0, 0], "robot_heading": 0.0, **FAR})
+    for k in range(50):  # 1 s
+        _, _, _, _, info = env.step(np.array([1.0, 0.0]))
+    expected = 1.2 * (1 - math.exp(-1.0 / 2.0))
+    assert info["robot_vel"][0] == pytest.approx(expected, rel=0.02)
+
+
+def test_point_turn_action_sets_yaw_rate():
+    env = NavigationEnv("point", "hazard", 4, 0.15)
+    env.reset(seed=0, options={"robot_pos": [0, 0], "robot_heading": 0.0, **FAR})
+    for _ in range(50):
+        env.step(np.array([0.0, 0.5]))
+    # velocity servo kv·(3·a − ω) balances hinge damping b·ω at steady state: ω = kv·3a/(kv + b)
+    kv, b = 0.05, 0.005
+    assert env.sim.data.qvel[2] == pytest.approx(kv * 1.5 / (kv + b), rel=1e-3)
+
+
+def test_car_equal_wheel_torques_drive_straight_and_opposite_torques_spin():
+    env = NavigationEnv("car", "hazard", 4, 0.15)
+    env.reset(seed=0, options={"robot_pos": [-1.0, 0], "robot_heading": 0.0, **FAR})
+    for _ in range(100):
+        _, _, _, _, info = env.step(np.array([1.0, 1.0]))
+    assert info["robot_pos"][0] > -0.8 and abs(info["robot_pos"][1]) < 0.02
+    assert abs(info["robot_heading"]) < 0.05
+    env.reset(seed=0, options={"robot_pos": [0, 0], "robot_heading": 0.0, **FAR})
+    for _ in range(50):
+        _, _, _, _, info = env.step(np.array([-1.0, 1.0]))
+    yaw_rate = env.sim.data.qvel[5]  # right wheel forward, left back → counter-clockwise spin
+    assert yaw_rate > 1.0 and np.linalg.norm(info["robot_pos"]) < 0.25  # turns about the front axle
+
+
+def test_obstacle_distance_rate_matches_finite_difference():
+    env = NavigationEnv("point", "hazard", 4, 0.15)
+    _, info = env.reset(seed=3)
+    for _ in range(40):
+        _, _, _, _, prev = env.step(np.array([1.0, 0.2]))
+    _, _, _, _, nxt = env.step(np.array([1.0, 0.2]))
+    fd = (nxt["obstacle_d"] - prev["obstacle_d"]) / env.dt
+    mid = 0.5 * (nxt["obstacle_ddot"] + prev["obstacle_ddot"])
+    np.testing.assert_allclose(mid, fd, atol=2e-3)
+
+
+def test_hazard_cost_is_depth_inside_and_zero_outside():
+    env = NavigationEnv("point", "hazard", 4, 0.30)
+    obstacles = [[0.0, 0.0], [1.4, 1.4], [-1.4, 1.4], [-1.4, -1.4]]
+    _, info = env.reset(seed=0, options={"robot_pos": [0.1, 0.0], "robot_heading": 0.0, "obstacle_pos": obstacles, "goal_pos": [1, -1]})
+    assert info["unsafe"] and info["obstacle_d"][0] == pytest.approx(0.1)
+    _, _, terminated, _, info = env.step(np.zeros(2))
+    assert not terminated
+    assert info["cost"] == pytest.approx(0.30 - info["obstacle_d"][0], abs=1e-9)
+    assert bool(env.is_unsafe_xy(np.array([0.29, 0.0]))) and not bool(env.is_unsafe_xy(np.array([0.31, 0.0])))
+    _, info = env.reset(seed=0, options={"robot_pos": [0.5, 0.0], "obstacle_pos": obstacles, "goal_pos": [1, -1]})
+    _, _, _, _, info = env.step(np.zeros(2))
+    assert info["cost"] == 0.0 and not info["unsafe"]
+
+
+def test_pillar_blocks_the_robot_and_contact_costs_one():
+    env = NavigationEnv("point", "pillar", 4, 0.25)
+    obstacles = [[0.6, 0.0], [1.4, 1.4], [-1.4, 1.4], [-1.4, -1.4]]
+    env.reset(seed=0, options={"robot_pos": [0.0, 0.0], "robot_heading": 0.0, "obstacle_pos": obstacles, "goal_pos": [-1, -1]})
+    costs, xs = [], []
+    for _ in range(100):
+        _, _, _, _, info = env.step(np.array([1.0, 0.0]))
+        costs.append(info["cost"])
+        xs.append(info["robot_pos"][0])
+    assert max(xs) < 0.6 - 0.25 - 0.1 + 0.01  # physical: it cannot pass through (contact radius 0.1)
+    assert costs[-1] == 1.0 and info["unsafe"] and costs[0] == 0.0
+
+
+def test_traps_fail_after_25_steps_inside():
+    env = gym.make("SafeShield/PointTraps-v0").unwrapped
+    obstacles = [[0.0, 0.0], [1.4, 1.4], [-1.4, 1.4], [-1.4, -1.4]]
+    env.reset(seed=0, options={"robot_pos": [0.0, 0.0], "obstacle_pos": obstacles, "goal_pos": [1, -1]})
+    for k in range(1, 26):
+        _, _, terminated, _, info = env.step(np.zeros(2))
+        assert info["health"] == 25 - k and terminated == (k == 25) and info["cost"] == float(k == 25)
+    assert info["failure"]
+
+
+def test_goal_reached_pays_bonus_and_moves_goal():
+    env = NavigationEnv("point", "hazard", 4, 0.15)
+    env.reset(seed=0, options={"robot_pos": [0.0, 0.0], "robot_heading": 0.0, "goal_pos": [0.35, 0.0], "obstacle_pos": FAR["obstacle_pos"]})
+    total, met = 0.0, False
+    for _ in range(100):
+        _, r, _, _, info = env.step(np.array([1.0, 0.0]))
+        total += r
+        if info["goal_met"]:
+            met = True
+            break
+    assert met and r > 0.9 and not np.allclose(info["goal_pos"], [0.35, 0.0])
+
+
+def test_pseudo_lidar_bins_and_falloff():
+    ahead = pseudo_lidar(np.array([[1.0, 0.0]]))  # bearing 0 sits between bins 15 and 0
+    assert ahead[0] == pytest.approx(0.5 * math.exp(-1)) and ahead[15] == pytest.approx(0.5 * math.exp(-1))
+    centre = (0.5 + 4) * 2 * math.pi / 16  # centre of bin 4 (left side)
+    left = pseudo_lidar(np.array([[2 * math.cos(centre), 2 * math.sin(centre)]]))
+    assert left[4] == pytest.approx(math.exp(-2)) and left.sum() == pytest.approx(math.exp(-2))
+
+
+def test_seeded_rollouts_are_identical():
+    def run(seed):
+        env = gym.make("SafeShield/CarGoal-Pillar0.25-v0")
+        obs, _ = env.reset(seed=seed)
+        env.action_space.seed(seed)
+        out = [obs]
+        for _ in range(30):
+            out.append(env.step(env.action_space.sample())[0])
+        return np.array(out)
+
+    np.testing.assert_array_equal(run(4), run(4))
+
+
+@pytest.mark.parametrize("robot", ["point", "car"])
+def test_goal_lidar_sees_the_goal_in_the_robot_frame(robot):
+    env = NavigationEnv(robot, "hazard", 4, 0.15)
+    # robot faces +y; the goal 1 m to its left (world −x) must light the bins around bearing +90°
+    obs, _ = env.reset(seed=0, options={"robot_pos": [0.0, 0.0], "robot_heading": math.pi / 2, "goal_pos": [-1.0, 0.0], **{"obstacle_pos": FAR["obstacle_pos"]}})
+    goal_lidar = obs[12 : 12 + LIDAR_BINS]
+    assert set(np.argsort(goal_lidar)[-2:]) == {3, 4}  # bins centred on 78.75° and 101.25°
+    assert goal_lidar[3] == pytest.approx(0.5 * math.exp(-1), rel=1e-3)

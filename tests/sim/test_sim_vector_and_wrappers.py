@@ -1,0 +1,86 @@
+"""Vector envs, the Safety-Gymnasium 6-tuple adapter and domain randomisation."""
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from sim.cartpole import CartPoleEnv
+from sim.randomization import DomainRandomization
+from sim.safety_gym import NavigationEnv
+from sim.vector import make_vector
+from sim.wrappers import make_safe
+
+
+def test_vector_env_matches_independent_single_envs():
+    venv = make_vector("SafeShield/CartPoleSwing-v0", 3)
+    obs, info = venv.reset(seed=[0, 1, 2])
+    actions = np.random.default_rng(0).uniform(-0.1, 0.1, (10, 3, 1)).astype(np.float32)
+    for a in actions:
+        obs, reward, terminated, truncated, info = venv.step(a)
+    assert info["cost"].shape == (3,) and info["unsafe"].dtype == bool
+    for i in range(3):
+        env = gym.make("SafeShield/CartPoleSwing-v0")
+        env.reset(seed=i)
+        for a in actions:
+            single, *_ = env.step(a[i])
+        np.testing.assert_array_equal(obs[i], single)
+
+
+def test_safety_gymnasium_adapter_returns_cost_as_third_element():
+    env = make_safe("SafeShield/PendulumUpright-v0")
+    env.reset(seed=0, options={"state": [1.49, 4.0]})
+    out = env.step(np.array([1.0], np.float32))
+    assert len(out) == 6
+    obs, reward, cost, terminated, truncated, info = out
+    assert cost == info["cost"] == 1.0 and terminated
+
+
+def test_randomisation_is_off_by_default():
+    assert not DomainRandomization().enabled
+    a, b = CartPoleEnv("swing"), CartPoleEnv("swing", randomization=DomainRandomization())
+    for env in (a, b):
+        env.reset(seed=0, options={"state": [0, 0.1, 0, 0]})
+        env.step(np.array([0.5]))
+    np.testing.assert_array_equal(a.state, b.state)
+
+
+def test_mass_and_motor_scales_change_the_physics_as_newton_says():
+    # doubling every mass and halving nothing else halves the first push's acceleration
+    base, heavy = CartPoleEnv("swing"), CartPoleEnv("swing", randomization=DomainRandomization(mass_scale=(2.0, 2.0)))
+    for env in (base, heavy):
+        env.reset(seed=0)
+        env.step(np.array([0.2]))
+    assert heavy.state[2] == pytest.approx(base.state[2] / 2, rel=1e-2)
+    strong = CartPoleEnv("swing", randomization=DomainRandomization(motor_scale=(2.0, 2.0)))
+    strong.reset(seed=0)
+    strong.step(np.array([0.2]))
+    assert strong.state[2] == pytest.approx(2 * base.state[2], rel=1e-2)
+    base.reset(seed=0)  # the model returns to nominal when randomisation is off
+    heavy.randomization = DomainRandomization()
+    heavy.reset(seed=0)
+    assert heavy.sim.model.body_mass[1] == base.sim.model.body_mass[1]
+
+
+def test_action_latency_delays_commands_by_whole_steps():
+    env = CartPoleEnv("swing", randomization=DomainRandomization(action_latency_steps=(2, 2)))
+    env.reset(seed=0)
+    env.step(np.array([1.0]))
+    env.step(np.array([1.0]))
+    assert np.all(env.state == 0.0)  # the first command reaches the motor on the third step
+    env.step(np.array([0.0]))
+    assert env.state[2] > 0
+
+
+def test_observation_noise_is_seeded_and_has_the_configured_scale():
+    dr = DomainRandomization(observation_noise_std=0.1)
+    env = NavigationEnv("point", "hazard", 4, 0.15, randomization=dr)
+    clean = NavigationEnv("point", "hazard", 4, 0.15)
+    noisy_obs = np.array([env.reset(seed=s)[0] for s in range(50)])
+    clean_obs = np.array([clean.reset(seed=s)[0] for s in range(50)])
+    assert np.std(noisy_obs - clean_obs) == pytest.approx(0.1, rel=0.1)
+    np.testing.assert_array_equal(env.reset(seed=3)[0], env.reset(seed=3)[0])
+
+
+def test_friction_scale_reaches_the_contact_model():
+    env = NavigationEnv("car", "pillar", 4, 0.15, randomization=DomainRandomization(friction_scale=(0.5, 0.5)))
+    env.reset(seed=0)
+    assert env.sim.model.geom_friction[0][0] == pytest.approx(0.5)
