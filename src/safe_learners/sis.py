@@ -95,7 +95,41 @@ def _make_unicycle(**kw):
     return UnicycleHazardEnv(**kw)
 
 
-ENV_FACTORIES = {"unicycle": _make_unicycle}
+class SafetyGymAdapter:
+    """Thin adapter for sim.safety_gym (SafeShield/{Point,Car}Goal-{Hazard,Pillar}{size}-v0): maps the env's
+    ground-truth info["obstacle_d"/"obstacle_ddot"] to the "d"/"ddot" FAC-SIS stores, and sets d_min:
+    hazard radius for hazards, radius + 0.4 keep-out - 0.3 for pillars ([code], digest sec. 5)."""
+
+    def __init__(self, env_id, **kw):
+        import gymnasium as gym
+
+        import sim  # noqa: F401  (registers the environments)
+        self.env = gym.make(env_id, **kw)
+        u = self.env.unwrapped
+        self.observation_space, self.action_space = self.env.observation_space, self.env.action_space
+        self.n_obstacles = int(u.num_obstacles)
+        self.d_min = float(u.obstacle_radius) + (0.1 if u.obstacle == "pillar" else 0.0)
+
+    @staticmethod
+    def _map(info):
+        info = dict(info)
+        info["d"], info["ddot"] = info["obstacle_d"], info["obstacle_ddot"]
+        return info
+
+    def reset(self, seed=None, options=None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        return obs, self._map(info)
+
+    def step(self, a):
+        obs, r, term, trunc, info = self.env.step(a)
+        return obs, r, term, trunc, self._map(info)
+
+
+def _make_safety_gym(env_id="SafeShield/PointGoal-Hazard0.30-v0", **kw):
+    return SafetyGymAdapter(env_id, **kw)
+
+
+ENV_FACTORIES = {"unicycle": _make_unicycle, "safety_gym": _make_safety_gym}
 
 
 def obstacle_terms(info):

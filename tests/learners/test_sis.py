@@ -223,3 +223,17 @@ def test_policy_bundle_export_roundtrip(tmp_path):
     assert lb.kind == "policy" and {"policy", "qphi", "lambda"} <= set(lb.graphs)
     assert lb.filter["index"]["sigma"] == pytest.approx(ag.zeta_tuple()[0])
     assert max(b.provenance["export_check"]["max_abs_error"].values()) <= 1e-4
+
+
+def test_fac_sis_runs_on_safety_gym_point_hazard(tmp_path):
+    """Adapter smoke test on the sim suite's PointGoal-Hazard0.30 (per-obstacle d, ddot from info)."""
+    pytest.importorskip("mujoco")
+    from safe_learners.sis import FACSIS, SISConfig
+    cfg = SISConfig(env="safety_gym", env_kwargs=dict(env_id="SafeShield/PointGoal-Hazard0.30-v0"), total_steps=400,
+                    learning_starts=200, hidden=32, batch_size=32, epoch_steps=200, sis_start=200,
+                    run_dir=str(tmp_path), checkpoint_every=0)
+    ag = FACSIS(cfg).learn(log=lambda s: None)
+    assert ag.m == 4 and ag.d_min == pytest.approx(0.30)
+    assert ag.counters["env_steps"] == 400
+    d = ag.buf.data["d"][: ag.buf.n]
+    assert d.shape == (400, 4) and (d > 0).all()
