@@ -95,7 +95,41 @@ def _make_unicycle(**kw):
     return UnicycleHazardEnv(**kw)
 
 
-ENV_FACTORIES = {"unicycle": _make_unicycle}
+class SafetyGymAdapter:
+    """Thin adapter for sim.safety_gym (SafeShield/{Point,Car}Goal-{Hazard,Pillar}{size}-v0): maps the env's
+    ground-truth info["obstacle_d"/"obstacle_ddot"] to the "d"/"ddot" FAC-SIS stores, and sets d_min:
+    hazard radius for hazards, radius + 0.4 keep-out - 0.3 for pillars ([code], digest sec. 5)."""
+
+    def __init__(self, env_id, **kw):
+        import gymnasium as gym
+
+        import sim  # noqa: F401  (registers the environments)
+        self.env = gym.make(env_id, **kw)
+        u = self.env.unwrapped
+        self.observation_space, self.action_space = self.env.observation_space, self.env.action_space
+        self.n_obstacles = int(u.num_obstacles)
+        self.d_min = float(u.obstacle_radius) + (0.1 if u.obstacle == "pillar" else 0.0)
+
+    @staticmethod
+    def _map(info):
+        info = dict(info)
+        info["d"], info["ddot"] = info["obstacle_d"], info["obstacle_ddot"]
+        return info
+
+    def reset(self, seed=None, options=None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        return obs, self._map(info)
+
+    def step(self, a):
+        obs, r, term, trunc, info = self.env.step(a)
+        return obs, r, term, trunc, self._map(info)
+
+
+def _make_safety_gym(env_id="SafeShield/PointGoal-Hazard0.30-v0", **kw):
+    return SafetyGymAdapter(env_id, **kw)
+
+
+ENV_FACTORIES = {"unicycle": _make_unicycle, "safety_gym": _make_safety_gym}
 
 
 def obstacle_terms(info):
@@ -496,3 +530,41 @@ def synthesize_with_oracle(states, model, zeta0=PHI_H, iters=300, lr=1e-2, actio
         with torch.no_grad():
             z.copy_(torch.clamp(z, lo, hi))
     return tuple(float(x) for x in z.detach()), trace
+
+
+# ----------------------------------------------------------------------------------------------- export
+class _DetPolicy(nn.Module):
+    def __init__(self, actor):
+        super().__init__()
+        self.actor = actor
+
+    def forward(self, obs):
+        return self.actor.act_det(obs)
+
+
+def export_sis_policy_bundle(agent: "FACSIS", dest, obs_names, obs_units, obs_low, obs_high, *, name="fac_sis",
+                             overwrite=False):
+    """Bundle (kind "policy") with the deterministic policy pi_theta, Q_phi(s, a) (one-step Delta_phi predictor,
+    digest sec. 7a model-free filter) and lambda(s) (monitor: near lam_max flags infeasible states); the
+    index parameters zeta and d_min go in the manifest.  Uses the lead's export_bundle (ORT-vs-torch check on
+    1000 inputs, atomic write).  The point-robot safety-index filter bundle is built by
+    handcrafted_index.build_point_bundle (see sis_point / scripts/sis_point_shield.py)."""
+    from safe_shield.bundle import VectorSpec
+
+    from safe_learners.export import GraphExport, export_bundle
+    observation = VectorSpec.make(obs_names, obs_units, obs_low, obs_high)
+    action = VectorSpec.make([f"a{i}" for i in range(agent.act_dim)], ["normalised"] * agent.act_dim,
+                             [-1.0] * agent.act_dim, [1.0] * agent.act_dim)
+    sigma, n, k = agent.zeta_tuple()
+    return export_bundle(
+        dest, kind="policy", name=name, observation=observation, action=action,
+        graphs={"policy": GraphExport(_DetPolicy(agent.actor), ("obs",), ("act",)),
+                "qphi": GraphExport(agent.qphi, ("obs", "act"), ("dphi",)),
+                "lambda": GraphExport(agent.lam, ("obs",), ("lam",))},
+        filter={"type": "none", "index": {"form": "sigma + d_min^n - d^n - k*d_dot, max over obstacles",
+                                          "sigma": sigma, "n": n, "k": k, "d_min": agent.d_min,
+                                          "eta": agent.cfg.eta_d, "lam_max": agent.cfg.lam_max}},
+        provenance={"algorithm": "FAC-SIS" if agent.cfg.learn_zeta else "FAC (fixed index)",
+                    "env": agent.cfg.env, "seed": agent.cfg.seed,
+                    "training_steps": int(agent.counters["env_steps"]), "counters": dict(agent.counters)},
+        overwrite=overwrite)

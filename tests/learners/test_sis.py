@@ -211,3 +211,29 @@ def test_checkpoint_resume_roundtrip(tmp_path):
     np.testing.assert_array_equal(ag2.buf.data["obs"][: ag2.buf.n], ag.buf.data["obs"][: ag.buf.n])
     ag2.learn(total_steps=1000, log=lambda s: None)
     assert ag2.counters["env_steps"] == 1000 and ag2.counters["grad_steps"] == 700
+
+
+def test_policy_bundle_export_roundtrip(tmp_path):
+    from safe_learners.sis import FACSIS, export_sis_policy_bundle
+    from safe_shield.bundle import load_bundle
+    ag = FACSIS(_quick_cfg(tmp_path, total_steps=400, learning_starts=300)).learn(log=lambda s: None)
+    names = ["x", "y", "v", "cos_th", "sin_th", "hx_rel", "hy_rel", "goal_dy"]
+    b = export_sis_policy_bundle(ag, tmp_path / "bundle", names, ["-"] * 8, [-6.0] * 8, [6.0] * 8)
+    lb = load_bundle(tmp_path / "bundle")
+    assert lb.kind == "policy" and {"policy", "qphi", "lambda"} <= set(lb.graphs)
+    assert lb.filter["index"]["sigma"] == pytest.approx(ag.zeta_tuple()[0])
+    assert max(b.provenance["export_check"]["max_abs_error"].values()) <= 1e-4
+
+
+def test_fac_sis_runs_on_safety_gym_point_hazard(tmp_path):
+    """Adapter smoke test on the sim suite's PointGoal-Hazard0.30 (per-obstacle d, ddot from info)."""
+    pytest.importorskip("mujoco")
+    from safe_learners.sis import FACSIS, SISConfig
+    cfg = SISConfig(env="safety_gym", env_kwargs=dict(env_id="SafeShield/PointGoal-Hazard0.30-v0"), total_steps=400,
+                    learning_starts=200, hidden=32, batch_size=32, epoch_steps=200, sis_start=200,
+                    run_dir=str(tmp_path), checkpoint_every=0)
+    ag = FACSIS(cfg).learn(log=lambda s: None)
+    assert ag.m == 4 and ag.d_min == pytest.approx(0.30)
+    assert ag.counters["env_steps"] == 400
+    d = ag.buf.data["d"][: ag.buf.n]
+    assert d.shape == (400, 4) and (d > 0).all()
