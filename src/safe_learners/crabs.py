@@ -526,7 +526,7 @@ class Crabs:
             self.opt_model.zero_grad(); loss.backward()
             nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.model_grad_clip)
             self.opt_model.step()
-        return float(loss), float(mse)
+        return float(loss.detach()), float(mse.detach())
 
     # -- U helpers ---------------------------------------------------------------------------------------------------
     def U(self, s, a, h=None, model=None):

@@ -170,7 +170,7 @@ class SAC:
         la = -(self.log_alpha.exp() * (logp.detach() + self.target_entropy)).mean()
         self.opt_alpha.zero_grad(); la.backward(); self.opt_alpha.step()
         self.polyak()
-        return {"q_loss": float(lq), "pi_loss": float(lpi), "alpha": float(self.log_alpha.exp())}
+        return {"q_loss": float(lq.detach()), "pi_loss": float(lpi.detach()), "alpha": float(self.log_alpha.exp())}
 
 
 def run_sac_baseline(make_env, policy_init: TanhGaussianPolicy | None, n_obs: int, n_act: int, total_steps: int,
