@@ -482,6 +482,7 @@ class Crabs:
             mu, ls = self.policy.dist_params(s)
             loss = ((mu - torch.atanh(target)) ** 2).mean() + ((ls - math.log(0.3)) ** 2).mean()
             opt.zero_grad(); loss.backward(); opt.step()
+        self.initial_policy = copy.deepcopy(self.policy).requires_grad_(False)
         rets = []
         for _ in range(self.cfg.init_verify_episodes):
             ret, _, viol = self._run_episode(self.act_certified, "init", store=True)
@@ -525,7 +526,7 @@ class Crabs:
             self.opt_model.zero_grad(); loss.backward()
             nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.model_grad_clip)
             self.opt_model.step()
-        return float(loss), float(mse)
+        return float(loss.detach()), float(mse.detach())
 
     # -- U helpers ---------------------------------------------------------------------------------------------------
     def U(self, s, a, h=None, model=None):
@@ -770,6 +771,7 @@ class Crabs:
             return
         st = {"cfg": asdict(self.cfg), "epoch": self.epoch, "stage": self.stage, "counts": self.counts,
               "records": self.records, "init_return": getattr(self, "init_return", None),
+              "initial_policy": self.initial_policy.state_dict() if hasattr(self, "initial_policy") else None,
               "wall": self.wall_before + time.time() - self.t_start,
               "h": self.h.state_dict(), "policy": self.policy.state_dict(), "q": self.q.state_dict(),
               "q_targ": self.sac.q_targ.state_dict(), "log_alpha": self.sac.log_alpha.detach().clone(),
@@ -785,6 +787,9 @@ class Crabs:
         st = torch.load(path, weights_only=False)
         self.epoch, self.stage, self.counts, self.records = st["epoch"], st["stage"], st["counts"], st["records"]
         self.init_return, self.wall_before, self.t_start = st["init_return"], st["wall"], time.time()
+        if st.get("initial_policy") is not None:
+            self.initial_policy = copy.deepcopy(self.policy).requires_grad_(False)
+            self.initial_policy.load_state_dict(st["initial_policy"])
         self.h.load_state_dict(st["h"]); self.policy.load_state_dict(st["policy"]); self.q.load_state_dict(st["q"])
         self.sac.q_targ.load_state_dict(st["q_targ"]); self.model.load_state_dict(st["model"])
         with torch.no_grad():

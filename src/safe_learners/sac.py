@@ -170,12 +170,12 @@ class SAC:
         la = -(self.log_alpha.exp() * (logp.detach() + self.target_entropy)).mean()
         self.opt_alpha.zero_grad(); la.backward(); self.opt_alpha.step()
         self.polyak()
-        return {"q_loss": float(lq), "pi_loss": float(lpi), "alpha": float(self.log_alpha.exp())}
+        return {"q_loss": float(lq.detach()), "pi_loss": float(lpi.detach()), "alpha": float(self.log_alpha.exp())}
 
 
 def run_sac_baseline(make_env, policy_init: TanhGaussianPolicy | None, n_obs: int, n_act: int, total_steps: int,
                      penalty: float = 30.0, seed: int = 0, cfg: SACConfig | None = None, learning_starts: int = 1000,
-                     log=print) -> dict:
+                     horizon: int = 200, log=print) -> dict:
     """SAC with the violation penalty, in the same counting harness as CRABS: every real step and violation counted.
 
     ``make_env()`` returns an env with ``reset(seed) -> (obs, info)`` and ``step(a) -> (obs, r, terminated, truncated,
@@ -194,13 +194,15 @@ def run_sac_baseline(make_env, policy_init: TanhGaussianPolicy | None, n_obs: in
     steps = violations = episodes = 0
     ep_returns = []
     obs, _ = env.reset(seed=seed)
-    ep_ret = 0.0
+    ep_ret, ep_len = 0.0, 0
     while steps < total_steps:
         with torch.no_grad():
             a, _ = policy.sample(torch.as_tensor(obs, dtype=torch.float32)[None])
         a = a[0].numpy()
         obs2, r, term, trunc, info = env.step(a)
         steps += 1
+        ep_len += 1
+        trunc = trunc or ep_len >= horizon
         unsafe = bool(info.get("unsafe", False))
         if unsafe:
             violations += 1
@@ -214,7 +216,7 @@ def run_sac_baseline(make_env, policy_init: TanhGaussianPolicy | None, n_obs: in
             episodes += 1
             ep_returns.append(ep_ret)
             obs, _ = env.reset()
-            ep_ret = 0.0
+            ep_ret, ep_len = 0.0, 0
     out = {"algorithm": "SAC", "penalty": penalty, "seed": seed, "real_steps": steps, "violations": violations,
            "episodes": episodes, "unsafe_episodes": violations, "wall_s": time.time() - t0,
            "final_return_mean_last5": float(np.mean(ep_returns[-5:])) if ep_returns else float("nan")}

@@ -22,7 +22,7 @@ def test_h_s0_is_one_minus_ln2_minus_bsafe_and_negative_on_unsafe_grid():
     h = Barrier(task, 32)
     s0 = torch.as_tensor(task.s0)[None]
     b0 = float(b_safe(s0, h.c_idx, h.c_lb, h.c_ub)[0])
-    assert abs(float(h(s0)[0]) - (1 - math.log(2) - b0)) < 1e-6
+    assert abs(float(h(s0)[0].detach()) - (1 - math.log(2) - b0)) < 1e-6
     th = torch.cat([torch.linspace(-3.1, -1.5001, 200), torch.linspace(1.5001, 3.1, 200)])
     grid = torch.stack(torch.meshgrid(th, torch.linspace(-8, 8, 50), indexing="ij"), -1).reshape(-1, 2)
     with torch.no_grad():
