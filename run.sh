@@ -21,6 +21,8 @@ if [ "$(cat "$VENV/.installed" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$VENV/.installed"
 fi
 export PYTHONUNBUFFERED=1
+# Headless rendering: MuJoCo must pick EGL before it is imported (override by setting MUJOCO_GL).
+export MUJOCO_GL="${MUJOCO_GL:-egl}" PYOPENGL_PLATFORM="${PYOPENGL_PLATFORM:-${MUJOCO_GL:-egl}}"
 
 cmd="${1:-demo}"; shift || true
 case "$cmd" in

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
+# MuJoCo picks its GL backend at import; headless machines need EGL (sim.render documents it).
+os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
+
 import shutil
 from pathlib import Path
 

@@ -21,17 +21,26 @@ IDS = [
 NO_GL = ("Pendulum", "Spider", "Panda", "A1")  # numpy canvas or PyBullet's software TinyRenderer
 
 
-def _gl_available() -> str | None:
-    try:
-        import mujoco
+_PROBE = """
+import mujoco
+model = mujoco.MjModel.from_xml_string("<mujoco><worldbody><geom size='1'/></worldbody></mujoco>")
+with mujoco.Renderer(model, 16, 16) as r:
+    r.update_scene(mujoco.MjData(model))
+    r.render()
+"""
 
-        model = mujoco.MjModel.from_xml_string("<mujoco><worldbody><geom size='1'/></worldbody></mujoco>")
-        with mujoco.Renderer(model, 16, 16) as r:
-            r.update_scene(mujoco.MjData(model))
-            r.render()
+
+def _gl_available() -> str | None:
+    # In a child process: a GL backend that cannot start may abort the whole interpreter.
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=60)
+    if r.returncode == 0:
         return None
-    except Exception as exc:  # noqa: BLE001 - any GL failure means "cannot render here"
-        return f"MuJoCo offscreen rendering unavailable ({type(exc).__name__}: {exc}); set MUJOCO_GL=egl or osmesa"
+    tail = (r.stderr.strip().splitlines() or ["no output"])[-1]
+    return (f"MuJoCo offscreen rendering unavailable (probe exit {r.returncode}: {tail}); "
+            "set MUJOCO_GL=egl or osmesa")
 
 
 @pytest.mark.parametrize("env_id", IDS)
