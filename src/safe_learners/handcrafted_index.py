@@ -102,7 +102,7 @@ def point_robot_index(params, *, sigma: float, n: float, k: float, margin: float
 
 def build_point_bundle(dest: str | Path, *, params=None, sigma: float = DEFAULT_INDEX["sigma"],
                        n: float = DEFAULT_INDEX["n"], k: float = DEFAULT_INDEX["k"],
-                       margin: float = DEFAULT_INDEX["margin"], eta: float = 0.0,
+                       margin: float = DEFAULT_INDEX["margin"], eta: float = 0.02,
                        epsilon: float = 1e-4, name: str = "point_hazards_ssa",
                        provenance: dict | None = None, overwrite: bool = False) -> Bundle:
     """Safety-index bundle for the MuJoCo point robot: index graph, linear control-affine model
