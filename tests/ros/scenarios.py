@@ -256,7 +256,9 @@ def missed_deadline_falls_back(tmp: Path):
     drv.stream(0.2, send_cmd=False)                    # state first, so only the deadline fails
     t0 = time.monotonic()
     drv.stream(0.5)
-    dec = [d for _, d in drv.decisions_since(t0)]
+    # The no-command watchdog's stops may still be in flight when streaming starts; what matters
+    # is that no command is ever passed or modified once every decision misses its deadline.
+    dec = [d for _, d in drv.decisions_since(t0) if d.message != "stop"]
     assert dec and all(d.message == "fallback" for d in dec), [d.message for d in dec[:3]]
     assert {Driver.reason(d) for d in dec} == {"deadline_exceeded"}
     assert all(is_zero(m) for _, m in drv.outputs_since(t0))
