@@ -62,6 +62,44 @@ def echo_main() -> int:
     return 0
 
 
+def in_process(n: int) -> dict:
+    """Per-command cost of the node's own code, no DDS wait: the cmd_in callback (adapter,
+    supervisor, core decide, building and publishing cmd_out and ~/state) called directly."""
+    import numpy as np
+    import rclpy
+    from geometry_msgs.msg import Twist
+    from nav_msgs.msg import Odometry
+    sys.path.insert(0, str(REPO / "src"))
+    from safe_shield.ros.node import ShieldNode
+
+    rclpy.init(args=["--ros-args", "--params-file", str(REPO / "config" / "shield_node.yaml"),
+                     "-p", f"model:={REPO / 'models' / 'point_hazards_ssa'}"])
+    node = ShieldNode()
+    node.trigger_configure()
+    node.trigger_activate()
+    odom = Odometry()
+    odom.pose.pose.position.x, odom.pose.pose.orientation.w = -1.8, 1.0
+    cmd = Twist()
+    cmd.linear.x, cmd.linear.y = 0.3, 0.1
+    t_cb, outcomes = np.empty(n), set()
+    for i in range(n + 500):                       # 500 warm-up calls
+        if i % 20 == 0:                            # keep the state fresh (50 Hz-ish)
+            odom.header.stamp = node.get_clock().now().to_msg()
+            node._on_state(odom)
+        t0 = time.perf_counter()
+        node._on_command(cmd)
+        if i >= 500:
+            t_cb[i - 500] = time.perf_counter() - t0
+    outcomes = dict(node.sup.outcomes)
+    ct = np.array(node.sup.compute_times)
+    node.destroy_node()
+    rclpy.try_shutdown()
+    return {"calls": n, "callback_median_us": float(np.median(t_cb) * 1e6),
+            "callback_p99_us": float(np.percentile(t_cb, 99) * 1e6),
+            "decide_median_us": float(np.median(ct) * 1e6),
+            "decide_p99_us": float(np.percentile(ct, 99) * 1e6), "outcomes": outcomes}
+
+
 def run_one(target: str, rate: float, duration: float, warmup: float) -> dict:
     import numpy as np
     import rclpy
@@ -195,11 +233,16 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--rates", type=float, nargs="+", default=[100.0, 500.0, 1000.0])
     ap.add_argument("--json", default=None)
+    ap.add_argument("--in-process", type=int, default=0, metavar="N",
+                    help="only time N calls of the node's command callback in this process")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--echo", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.echo:
         return echo_main()
+    if args.inner and args.in_process:
+        print(json.dumps(in_process(args.in_process)))
+        return 0
     if args.inner:
         return inner(args)
     return outer(sys.argv[1:])

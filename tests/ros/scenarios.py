@@ -109,6 +109,13 @@ def bad_mapping_fails_configure(tmp: Path):
     assert node.wait_log("missing ['fy']"), node.text()
     drv.close()
     node.stop()
+    # Twist field paths for a TwistStamped command: refused at configure, not on the first stop.
+    node = shield_process(tmp, "-p", "command_type:=twist_stamped", name="stamped")
+    drv = Driver()
+    assert drv.configure() is False
+    assert node.wait_log("configure failed: action mapping does not fit twist_stamped"), node.text()
+    drv.close()
+    node.stop()
 
 
 @scenario
@@ -267,6 +274,48 @@ def missed_deadline_falls_back(tmp: Path):
 
 
 @scenario
+def model_error_falls_back(tmp: Path):
+    """A runtime model failure inside the node never passes the command. Bundles come from
+    faulty_bundles.py (real exporter), built by the pytest process into ``tmp``:
+    NaN from the index graph for a reachable state, and an ONNX Runtime run error."""
+    # NaN: the robot exactly on hazard0's centre, moving at 0.5 m/s; backup policy brakes (-1).
+    node, drv = start_active(tmp, "-p", f"model:={tmp / 'nan_bundle'}", name="nan_shield")
+    drv.stream(0.4)
+    t0 = time.monotonic()
+    drv.stream(0.5, state_kw={"x": 0.0, "y": 0.0, "vx": 0.5})
+    dec = [d for t, d in drv.decisions_since(t0) if t - t0 > 0.1]
+    assert dec and all(d.message == "fallback" for d in dec), [d.message for d in dec[:3]]
+    assert {Driver.reason(d) for d in dec} == {"model_output_not_finite"}
+    out = [m for t, m in drv.outputs_since(t0) if t - t0 > 0.1]
+    assert out and all(m.linear.x == -1.0 and m.linear.y == 0.0 for m in out), \
+        "the backup policy (full braking), never the command"
+    t1 = time.monotonic()
+    drv.stream(0.4)                                     # a healthy state: filtering again
+    assert drv.decisions_since(t1)[-1][1].message == "pass"
+    drv.close()
+    node.stop()
+
+    # ORT error: a Gather index out of bounds for x0 = 7 (range checks off so it reaches ORT).
+    node, drv = start_active(
+        tmp, "-p", f"model:={tmp / 'ort_error_bundle'}", "-p", "shield.check_state_range:=false",
+        "-p", "shield.fallback:=zero", "-p", "action:=['u0 = linear.x', 'u1 = linear.y']",
+        "-p", "observation:=['x0 = pose.pose.position.x', 'x1 = pose.pose.position.y']",
+        name="ort_shield")
+    drv.stream(0.4, state_kw={"x": 1.0})
+    t0 = time.monotonic()
+    drv.stream(0.5, state_kw={"x": 7.0})
+    dec = [d for t, d in drv.decisions_since(t0) if t - t0 > 0.1]
+    assert dec and all(d.message == "fallback" for d in dec), [d.message for d in dec[:3]]
+    assert {Driver.reason(d) for d in dec} == {"model_error"}
+    assert all(is_zero(m) for t, m in drv.outputs_since(t0) if t - t0 > 0.1)
+    t1 = time.monotonic()
+    drv.stream(0.4, state_kw={"x": 1.0})
+    assert abs(drv.outputs_since(t1)[-1][1].linear.x - 0.3) < 1e-6, "healthy again: passes"
+    drv.close()
+    node.stop()
+
+
+@scenario
 def hazard_ahead_is_filtered(tmp: Path):
     """Rushing at a hazard: the safety filter modifies the command (decision 'modified')."""
     node, drv = start_active(tmp)
@@ -282,16 +331,33 @@ def hazard_ahead_is_filtered(tmp: Path):
 
 @scenario
 def diagnostics_at_1hz(tmp: Path):
+    """/diagnostics at ~1 Hz: per-second rates over the last window, staleness ages, the
+    intervention ratio and decide-time percentiles; an ERROR status while state is stale."""
     node, drv = start_active(tmp)
     t0 = time.monotonic()
-    drv.stream(2.6)
+    drv.stream(3.2)                                    # 50 Hz state + command
     diags = [(t, a) for t, a in drv.diagnostics if t >= t0]
-    assert 2 <= len(diags) <= 4, len(diags)
+    assert 2 <= len(diags) <= 5, len(diags)
+    gaps = [b[0] - a[0] for a, b in zip(diags, diags[1:])]
+    assert all(0.6 < g < 1.5 for g in gaps), gaps
     st = diags[-1][1].status[0]
-    keys = {kv.key for kv in st.values}
-    assert {"intervention_ratio", "state_age_s", "command_age_s", "compute_p99_us",
-            "count_pass"} <= keys, keys
-    assert st.message == "filtering"
+    v = {kv.key: kv.value for kv in st.values}
+    assert st.message == "filtering" and st.level == st.OK
+    for key in ("command_rate_hz", "state_rate_hz", "output_rate_hz"):
+        assert 30.0 <= float(v[key]) <= 60.0, (key, v[key])   # 50 Hz on a loaded 2-core box
+    assert abs(float(v["output_rate_hz"]) - float(v["command_rate_hz"])) < 5.0, v
+    assert float(v["intervention_ratio"]) == 0.0, v
+    assert 0 < float(v["compute_p50_us"]) <= float(v["compute_p99_us"]) < 1e5, v
+    assert 0 <= float(v["state_age_s"]) < 0.2 and 0 <= float(v["command_age_s"]) < 0.2, v
+
+    t1 = time.monotonic()
+    drv.stream(2.2, send_state=False)                  # state goes stale, commands keep coming
+    late = [a.status[0] for t, a in drv.diagnostics if t - t1 > 1.0]
+    assert late, "no diagnostics while the state was stale"
+    v = {kv.key: kv.value for kv in late[-1].values}
+    assert late[-1].level == late[-1].ERROR and "state_stale" in late[-1].message, late[-1].message
+    assert float(v["state_age_s"]) > 0.5 and float(v["state_rate_hz"]) == 0.0, v
+    assert float(v["intervention_ratio"]) == 1.0, v
     drv.close()
     node.stop()
 
@@ -308,34 +374,123 @@ def sigterm_publishes_stop(tmp: Path):
     drv.close()
 
 
-@scenario
-def joint_interfaces(tmp: Path):
-    """Arm-style interfaces with no code change: JointState in, Float64MultiArray out."""
+JOINT_OBSERVATION = (
+    "observation:=['x = position[slide_x]', 'y = position[slide_y]', 'vx = velocity[slide_x]', "
+    "'vy = velocity[slide_y]', 'goal_x = 1.8', 'goal_y = 0.0', 'hazard0_x = 0.0', "
+    "'hazard0_y = 0.0', 'hazard1_x = 0.0', 'hazard1_y = 1.2', 'hazard2_x = 0.0', "
+    "'hazard2_y = -1.2', 'hazard3_x = 1.0', 'hazard3_y = 0.6', 'hazard4_x = 1.0', "
+    "'hazard4_y = -0.6', 'hazard5_x = -1.0', 'hazard5_y = 1.4']")
+
+
+def _joint_run(tmp: Path, command_type: str, action: str, cmd, seconds: float = 0.6):
+    """Shield with JointState in and ``command_type`` out; streams ``cmd``, returns the driver's
+    outputs and decisions (node and driver still running, for more checks)."""
     from sensor_msgs.msg import JointState
-    from std_msgs.msg import Float64MultiArray
     node = shield_process(tmp, "-p", "autostart:=true", "-p", "state_type:=joint_state",
-                          "-p", "command_type:=float64_array", "-p",
-                          "action:=['fx = data[0]', 'fy = data[1]']",
-                          "-p", "observation:=['x = position[slide_x]', 'y = position[slide_y]', "
-                          "'vx = velocity[slide_x]', 'vy = velocity[slide_y]', 'goal_x = 1.8', "
-                          "'goal_y = 0.0', 'hazard0_x = 0.0', 'hazard0_y = 0.0', 'hazard1_x = 0.0', "
-                          "'hazard1_y = 1.2', 'hazard2_x = 0.0', 'hazard2_y = -1.2', 'hazard3_x = 1.0', "
-                          "'hazard3_y = 0.6', 'hazard4_x = 1.0', 'hazard4_y = -0.6', 'hazard5_x = -1.0', "
-                          "'hazard5_y = 1.4']")
+                          "-p", f"command_type:={command_type}", "-p", action,
+                          "-p", "joint_names:=['slide_x', 'slide_y']",
+                          "-p", JOINT_OBSERVATION, name=command_type)
     assert node.wait_log("active: filtering"), node.text()
-    drv = Driver(cmd_type=Float64MultiArray, state_type=JointState)
+    drv = Driver(cmd_type=type(cmd), state_type=JointState)
     drv.wait_matched()
     t0 = time.monotonic()
-    end = t0 + 0.6
+    end = t0 + seconds
     while time.monotonic() < end:
         js = JointState(name=["slide_y", "slide_x"], position=[0.5, -1.5], velocity=[0.0, 0.0])
         js.header.stamp = drv.node.get_clock().now().to_msg()
         drv.pub_state.publish(js)
-        drv.pub_cmd.publish(Float64MultiArray(data=[0.25, -0.5]))
+        drv.pub_cmd.publish(cmd)
         time.sleep(0.02)
-    out = drv.outputs_since(t0)
+    return node, drv, drv.outputs_since(t0), drv.decisions_since(t0)
+
+
+@scenario
+def joint_interfaces(tmp: Path):
+    """Arm-style interfaces with no code change: JointState in, Float64MultiArray out."""
+    from std_msgs.msg import Float64MultiArray
+    node, drv, out, dec = _joint_run(tmp, "float64_array", "action:=['fx = data[0]', 'fy = data[1]']",
+                                     Float64MultiArray(data=[0.25, -0.5]))
     assert out and list(out[-1][1].data) == [0.25, -0.5], out[-1:] and list(out[-1][1].data)
-    assert drv.decisions_since(t0)[-1][1].message == "pass"
+    assert dec[-1][1].message == "pass"
+    drv.close()
+    node.stop()
+
+
+@scenario
+def joint_trajectory_interface(tmp: Path):
+    """JointState in, trajectory_msgs/JointTrajectory out (joint_trajectory_controller): the
+    command's joint names and timing carry over; when commands stop, the stop is a trajectory
+    for the configured joints."""
+    from builtin_interfaces.msg import Duration
+    from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+    cmd = JointTrajectory(joint_names=["slide_x", "slide_y"], points=[JointTrajectoryPoint(
+        positions=[0.25, -0.5], time_from_start=Duration(sec=0, nanosec=100_000_000))])
+    node, drv, out, dec = _joint_run(
+        tmp, "joint_trajectory",
+        "action:=['fx = points[0].positions[0]', 'fy = points[0].positions[1]']", cmd)
+    assert out and dec[-1][1].message == "pass", [d.message for _, d in dec[-3:]]
+    last = out[-1][1]
+    assert list(last.joint_names) == ["slide_x", "slide_y"] and len(last.points) == 1
+    assert list(last.points[0].positions) == [0.25, -0.5]
+    assert last.points[0].time_from_start.nanosec == 100_000_000
+    t1 = time.monotonic()
+    time.sleep(0.8)                                    # commands (and state) stop: stops
+    stops = [m for _, m in drv.outputs_since(t1)]
+    assert stops and all(list(m.points[0].positions) == [0.0, 0.0] for m in stops), stops[:1]
+    reasons = {Driver.reason(d) for t, d in drv.decisions_since(t1) if t - t1 > 0.1}
+    assert reasons and reasons <= {"command_timeout", "state_stale"}, reasons
+    drv.close()
+    node.stop()
+
+
+@scenario
+def sim_time_twist_stamped(tmp: Path):
+    """use_sim_time with a /clock publisher, TwistStamped in and out: the output is stamped in
+    sim time and state staleness is judged in sim time, far from the wall clock."""
+    from builtin_interfaces.msg import Time
+    from geometry_msgs.msg import TwistStamped
+    from rclpy.qos import QoSProfile
+    from rosgraph_msgs.msg import Clock
+    node = shield_process(tmp, "-p", "autostart:=true", "-p", "use_sim_time:=true",
+                          "-p", "command_type:=twist_stamped",
+                          "-p", "action:=['fx = twist.linear.x', 'fy = twist.linear.y']",
+                          name="simtime")
+    assert node.wait_log("active: filtering"), node.text()
+    drv = Driver(cmd_type=TwistStamped)
+    pub_clock = drv.node.create_publisher(Clock, "/clock", QoSProfile(depth=1))
+    drv.wait_matched()
+    sim = [5000.0]                                     # sim seconds, ~1.8e9 s from wall time
+
+    def run(seconds: float, stamp_lag: float = 0.0) -> float:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < seconds:
+            sim[0] += 0.02
+            stamp = Time(sec=int(sim[0]), nanosec=int(sim[0] % 1 * 1e9))
+            pub_clock.publish(Clock(clock=stamp))
+            odom, t = drv.odom(), sim[0] - stamp_lag
+            odom.header.stamp = Time(sec=int(t), nanosec=int(t % 1 * 1e9))
+            drv.pub_state.publish(odom)
+            cmd = TwistStamped()
+            cmd.header.stamp, cmd.header.frame_id = stamp, "base_link"
+            cmd.twist.linear.x, cmd.twist.linear.y = 0.3, 0.1
+            drv.pub_cmd.publish(cmd)
+            time.sleep(0.02)
+        return t0
+
+    run(0.5)
+    t0 = run(0.6)
+    out = drv.outputs_since(t0)
+    assert out and drv.decisions_since(t0)[-1][1].message == "pass"
+    last = out[-1][1]
+    assert (last.twist.linear.x, last.twist.linear.y) == (0.3, 0.1)
+    assert last.header.frame_id == "base_link"
+    stamp = last.header.stamp.sec + last.header.stamp.nanosec * 1e-9
+    assert abs(stamp - sim[0]) < 1.0, f"output stamped {stamp}, sim time {sim[0]}"
+    t1 = run(0.6, stamp_lag=1.0)                       # 1 s old in sim time (fresh on receipt)
+    late = [d for t, d in drv.decisions_since(t1) if t - t1 > 0.2]
+    assert late and {Driver.reason(d) for d in late} == {"state_stale"}, \
+        {Driver.reason(d) for d in late}
+    assert all(m.twist.linear.x == 0.0 for t, m in drv.outputs_since(t1) if t - t1 > 0.2)
     drv.close()
     node.stop()
 

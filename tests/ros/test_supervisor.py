@@ -1,5 +1,6 @@
 """Watchdog rules of the ROS node, on the real shield core and the shipped bundle."""
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -71,3 +72,26 @@ def test_estop_lock_heartbeat_and_disable(sup):
     assert sup.on_command(U, 100.5, 0.5)[1].reason == "estop_heartbeat_timeout"
     sup.set_enabled(False)
     assert sup.on_command(U, 100.5, 0.5)[1].reason == "disabled"
+
+
+def test_diagnostics_figures_cover_the_window_since_the_last_report():
+    s = Supervisor(Shield.from_bundle(MODEL, {"state_timeout_s": 0.2, "deadline_s": 1.0}),
+                   SupervisorConfig(state_timeout_s=0.2), start_mono=0.0)
+    for i in range(100):                                       # 1 s: 100 states, 50 commands
+        t = i * 0.01
+        s.on_state(X, stamp=100.0 + t, mono=t)
+        if i % 2 == 0:
+            s.on_command(U, 100.0 + t, t)
+    first = s.stats(now=101.0, mono=1.0)
+    assert first["command_rate_hz"] == pytest.approx(50.0)
+    assert first["state_rate_hz"] == pytest.approx(100.0)
+    assert first["output_rate_hz"] == pytest.approx(50.0)
+    assert first["intervention_ratio"] == 0.0 and first["compute_p99_us"] > 0
+    assert first["state_age_s"] == pytest.approx(0.01)
+    for i in range(10):                                        # next 0.5 s: 10 NaN commands
+        s.on_command(np.array([np.nan, 0.0]), 101.0, 1.0 + i * 0.05)
+    second = s.stats(now=101.5, mono=1.5)
+    assert second["command_rate_hz"] == pytest.approx(20.0) and second["state_rate_hz"] == 0.0
+    assert second["intervention_ratio"] == 1.0
+    assert second["intervention_ratio_total"] == pytest.approx(10 / 60)
+    assert math.isnan(second["compute_p50_us"])                # no decide() in this window

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -56,32 +57,43 @@ def _parse_path(path: str) -> tuple[_Step, ...]:
     return tuple(steps)
 
 
-def _read(msg: Any, steps: Sequence[_Step]) -> float:
-    obj = msg
-    for st in steps:
-        parent, obj = obj, getattr(obj, st.attr)
-        if st.index is not None:
-            obj = obj[st.index]
-        elif st.key is not None:
-            obj = obj[list(parent.name).index(st.key)]   # ValueError if the joint is missing
-    return float(obj)
+def _getter(steps: Sequence[_Step]) -> Callable[[Any], Any]:
+    """A compiled reader of the field at ``steps``: attrgetter (C speed) for a plain dotted
+    path, a step-by-step walk otherwise. Raises AttributeError/IndexError/ValueError."""
+    if all(st.index is None and st.key is None for st in steps):
+        return attrgetter(".".join(st.attr for st in steps))
+
+    def get(msg: Any) -> Any:
+        obj = msg
+        for st in steps:
+            parent, obj = obj, getattr(obj, st.attr)
+            if st.index is not None:
+                obj = obj[st.index]
+            elif st.key is not None:
+                obj = obj[list(parent.name).index(st.key)]   # ValueError if the joint is missing
+        return obj
+    return get
 
 
-def _write(msg: Any, steps: Sequence[_Step], value: float) -> None:
-    obj = msg
-    for st in steps[:-1]:
-        obj = getattr(obj, st.attr)
-        if st.index is not None:
-            obj = obj[st.index]
+def _setter(steps: Sequence[_Step]) -> Callable[[Any, float], None]:
+    """A compiled writer of a float into the field at ``steps`` (lists grow as needed)."""
+    parent = _getter(steps[:-1]) if len(steps) > 1 else (lambda msg: msg)
     last = steps[-1]
     if last.index is None:
-        setattr(obj, last.attr, float(value))
-        return
-    seq = list(getattr(obj, last.attr))
-    if len(seq) <= last.index:                      # grow e.g. Float64MultiArray.data
-        seq.extend([0.0] * (last.index + 1 - len(seq)))
-    seq[last.index] = float(value)
-    setattr(obj, last.attr, seq)
+        attr = last.attr
+
+        def set_field(msg: Any, value: float) -> None:
+            setattr(parent(msg), attr, value)
+        return set_field
+
+    def set_item(msg: Any, value: float) -> None:
+        obj = parent(msg)
+        seq = list(getattr(obj, last.attr))
+        if len(seq) <= last.index:                      # grow e.g. Float64MultiArray.data
+            seq.extend([0.0] * (last.index + 1 - len(seq)))
+        seq[last.index] = value
+        setattr(obj, last.attr, seq)
+    return set_item
 
 
 def _yaw(q: Any) -> float:
@@ -113,7 +125,7 @@ class ObservationAdapter:
                                f"missing {missing}, unknown {extra}")
         self.names = tuple(names)
         self._const = np.zeros(len(names))
-        self._readers: list[tuple[int, Callable[[Any], float]]] = []
+        self._readers: list[tuple[int, Callable[[Any], Any]]] = []
         for i, n in enumerate(names):
             src = mapping[n]
             try:
@@ -123,11 +135,10 @@ class ObservationAdapter:
                 pass
             m = re.fullmatch(r"yaw\((.+)\)", src)
             if m:
-                steps = _parse_path(m.group(1))
-                self._readers.append((i, lambda msg, s=steps: _yaw(_resolve(msg, s))))
+                get_q = _getter(_parse_path(m.group(1)))
+                self._readers.append((i, lambda msg, g=get_q: _yaw(g(msg))))
             else:
-                steps = _parse_path(src)
-                self._readers.append((i, lambda msg, s=steps: _read(msg, s)))
+                self._readers.append((i, _getter(_parse_path(src))))
 
     def __call__(self, msg: Any) -> np.ndarray:
         """The observation vector. A missing field/joint raises AdapterError (caller fails closed)."""
@@ -138,15 +149,6 @@ class ObservationAdapter:
         except (AttributeError, IndexError, ValueError, TypeError) as e:
             raise AdapterError(f"cannot read observation {self.names[i]!r}: {e}") from e
         return obs
-
-
-def _resolve(msg: Any, steps: Sequence[_Step]) -> Any:
-    obj = msg
-    for st in steps:
-        obj = getattr(obj, st.attr)
-        if st.index is not None:
-            obj = obj[st.index]
-    return obj
 
 
 class ActionAdapter:
@@ -160,16 +162,23 @@ class ActionAdapter:
             raise AdapterError(f"action mapping does not match the bundle: "
                                f"missing {missing}, unknown {extra}")
         self.names = tuple(names)
-        self._paths = [_parse_path(mapping[n]) for n in names]
+        paths = [_parse_path(mapping[n]) for n in names]
+        self._get = [_getter(p) for p in paths]
+        self._set = [_setter(p) for p in paths]
+        self._u = np.zeros(len(names))
 
     def read(self, msg: Any) -> np.ndarray:
+        """The action in ``msg``, in a buffer reused by the next call (copy to keep it)."""
+        u = self._u
         try:
-            return np.array([_read(msg, p) for p in self._paths], dtype=float)
+            for i, get in enumerate(self._get):
+                u[i] = get(msg)
         except (AttributeError, IndexError, ValueError, TypeError) as e:
             raise AdapterError(f"cannot read the action from the command: {e}") from e
+        return u
 
     def write(self, msg: Any, action: np.ndarray) -> Any:
         """Set the action fields of ``msg`` (in place) and return it."""
-        for p, v in zip(self._paths, action):
-            _write(msg, p, float(v))
+        for set_value, v in zip(self._set, action.tolist()):
+            set_value(msg, v)
         return msg

@@ -92,7 +92,8 @@ class ShieldNode(LifecycleNode):
         self.sup: Supervisor | None = None
         self._active = False
         self._entities: list[Any] = []
-        self._last_cmd_msg = None
+        self._last_cmd_msg = self._out_msg = None
+        self._clock = self.get_clock()
 
     # -- lifecycle ----------------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -139,13 +140,22 @@ class ShieldNode(LifecycleNode):
         self.obs_adapter = ObservationAdapter([e for e in p["observation"] if e],
                                               self.shield.observation.names)
         self.act_adapter = ActionAdapter([e for e in p["action"] if e], self.shield.action.names)
+        self._read_action = self.act_adapter.read
         self.sup = Supervisor(self.shield, SupervisorConfig(
             command_timeout_s=p["command_timeout_s"], state_timeout_s=p["state_timeout_s"],
             stop_repeat_s=p["stop_repeat_s"], estop_timeout_s=p["estop_timeout_s"],
             use_estop=p["use_estop"], recovery_s=p["recovery_s"],
-            check_state_stamp=p["check_state_stamp"]))
+            check_state_stamp=p["check_state_stamp"]), start_mono=time.monotonic())
 
         self.cmd_type = COMMAND_TYPES[p["command_type"]]
+        self._last_cmd_msg = self._out_msg = None
+        try:        # the mapping must fit the command type: fail here, not on the first stop
+            msg = self._command_msg(np.zeros(self.shield.action.size))
+        except (AttributeError, IndexError, TypeError, ValueError) as e:
+            raise ValueError(f"action mapping does not fit {p['command_type']}: {e}") from None
+        if self.cmd_type in (Twist, Float64MultiArray):
+            self._out_msg = msg     # reused: publish serialises at the call
+        self._prepare_state_record()
         cmd_qos = QoSProfile(depth=p["qos_depth"], reliability=RELIABLE,
                              history=HistoryPolicy.KEEP_LAST)
         self.pub_cmd = self.create_publisher(self.cmd_type, "cmd_out", cmd_qos)
@@ -207,7 +217,7 @@ class ShieldNode(LifecycleNode):
 
     # -- callbacks ----------------------------------------------------------------------------
     def _now(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
+        return self._clock.now().nanoseconds * 1e-9
 
     def _on_state(self, msg) -> None:
         if self.sup is None:
@@ -220,11 +230,12 @@ class ShieldNode(LifecycleNode):
         self.sup.on_state(obs, _stamp_s(msg.header.stamp), time.monotonic())
 
     def _on_command(self, msg) -> None:
+        # The hot path: no logging, no parameter lookups, no new messages (see _publish).
         if not self._active:
             return
         self._last_cmd_msg = msg
         try:
-            u_cmd = self.act_adapter.read(msg)
+            u_cmd = self._read_action(msg)
         except AdapterError:
             u_cmd = None
         self._publish(*self.sup.on_command(u_cmd, self._now(), time.monotonic()))
@@ -251,34 +262,44 @@ class ShieldNode(LifecycleNode):
 
     # -- output -------------------------------------------------------------------------------
     def _command_msg(self, u: np.ndarray):
-        """A fresh command message carrying ``u``. Fields the bundle does not cover stay zero:
-        passing them through unfiltered would let uncertified motion by the shield."""
+        """The command message carrying ``u``. Fields the bundle does not cover stay zero:
+        passing them through unfiltered would let uncertified motion by the shield.
+        Twist and Float64MultiArray reuse one preallocated message (``_out_msg``); stamped and
+        trajectory outputs are built per command."""
+        if self._out_msg is not None:
+            return self.act_adapter.write(self._out_msg, u)
         src, out = self._last_cmd_msg, self.cmd_type()
+        if isinstance(out, (TwistStamped, JointTrajectory)):
+            out.header.stamp = self._clock.now().to_msg()
         if isinstance(out, TwistStamped):
-            out.header.stamp = self.get_clock().now().to_msg()
             out.header.frame_id = src.header.frame_id if src is not None else ""
         elif isinstance(out, JointTrajectory):
-            out.header.stamp = self.get_clock().now().to_msg()
             if src is not None and src.points:
-                out.joint_names = list(src.joint_names)
-                point = JointTrajectoryPoint(time_from_start=src.points[0].time_from_start)
+                out.joint_names = src.joint_names
+                out.points = [JointTrajectoryPoint(time_from_start=src.points[0].time_from_start)]
             else:
                 out.joint_names = [j for j in self.p["joint_names"] if j]
-                point = JointTrajectoryPoint()
-            out.points = [point]
+                out.points = [JointTrajectoryPoint()]
         return self.act_adapter.write(out, u)
+
+    _LEVELS = {"pass": DiagnosticStatus.OK, "modified": DiagnosticStatus.OK,
+               "fallback": DiagnosticStatus.WARN, "stop": DiagnosticStatus.ERROR}
+
+    def _prepare_state_record(self) -> None:
+        """One ~/state message, reused: each decision only overwrites its values."""
+        self._kv = [KeyValue(key=k) for k in ("outcome", "reason", "certificate",
+                                              "compute_time_us")]
+        self._st = DiagnosticStatus(name=self.get_fully_qualified_name(),
+                                    hardware_id="safe_shield", values=self._kv)
+        self._kv = self._st.values          # the message's own list, mutated in place
 
     def _publish(self, u: np.ndarray, decision) -> None:
         self.pub_cmd.publish(self._command_msg(u))
-        st = DiagnosticStatus(name=self.get_fully_qualified_name(),
-                              message=decision.outcome.value, hardware_id="safe_shield")
-        st.level = {"pass": DiagnosticStatus.OK, "modified": DiagnosticStatus.OK,
-                    "fallback": DiagnosticStatus.WARN}.get(decision.outcome.value,
-                                                          DiagnosticStatus.ERROR)
-        st.values = [KeyValue(key="outcome", value=decision.outcome.value),
-                     KeyValue(key="reason", value=str(decision.reason)),
-                     KeyValue(key="certificate", value=repr(float(decision.certificate))),
-                     KeyValue(key="compute_time_us", value=f"{decision.compute_time_s * 1e6:.1f}")]
+        st, kv, outcome = self._st, self._kv, decision.outcome.value
+        st.level, st.message = self._LEVELS[outcome], outcome
+        kv[0].value, kv[1].value = outcome, str(decision.reason)
+        kv[2].value = repr(float(decision.certificate))
+        kv[3].value = f"{decision.compute_time_s * 1e6:.1f}"
         self.pub_state.publish(st)
 
     def _on_diagnostics(self) -> None:

@@ -56,7 +56,8 @@ class Supervisor:
     """Decides what to output for each event. Times: ``mono`` = receipt clock (monotonic seconds),
     ``stamp``/``now`` = the ROS clock (seconds; sim time if the node uses it)."""
 
-    def __init__(self, shield: Any, config: SupervisorConfig, latency_window: int = 2000):
+    def __init__(self, shield: Any, config: SupervisorConfig, latency_window: int = 10000,
+                 start_mono: float = math.nan):
         self.shield = shield
         self.cfg = config
         self.enabled = True
@@ -70,11 +71,13 @@ class Supervisor:
         self.stop_since: float | None = None      # monotonic time the current stop condition began
         self.healthy_since: float | None = None   # for recovery out of a state/e-stop stop
         self.last_reason: str | None = None
-        # Statistics for /diagnostics.
+        # Statistics for /diagnostics. Every decision is one published output.
         self.outcomes: Counter[str] = Counter()
-        self.compute_times: deque[float] = deque(maxlen=latency_window)
+        self.compute_times: deque[float] = deque(maxlen=latency_window)  # since the last report
         self.n_commands = 0
         self.n_states = 0
+        # (mono, commands, states, decisions, passes) at the previous report.
+        self._last_report = (start_mono, 0, 0, 0, 0)
 
     # -- inputs -------------------------------------------------------------------------------
     def on_state(self, obs: np.ndarray | None, stamp: float, mono: float) -> None:
@@ -171,18 +174,34 @@ class Supervisor:
 
     # -- statistics ---------------------------------------------------------------------------
     def stats(self, now: float, mono: float) -> dict[str, float]:
+        """Figures for /diagnostics. Rates, the intervention ratio and the compute-time
+        percentiles cover the window since the previous call (the first call: since start)."""
         n = sum(self.outcomes.values())
+        n_pass = self.outcomes["pass"]
+        t0, c0, s0, n0, p0 = self._last_report
+        self._last_report = (mono, self.n_commands, self.n_states, n, n_pass)
+        window = mono - t0                      # NaN when no start time was given
+
+        def rate(count: int) -> float:
+            return count / window if window > 0 else math.nan
         ct = np.array(self.compute_times) if self.compute_times else np.array([math.nan])
+        self.compute_times.clear()
+        n_win = n - n0
         return {
-            "commands": self.n_commands,
-            "states": self.n_states,
-            "decisions": n,
-            "intervention_ratio": (n - self.outcomes["pass"]) / n if n else 0.0,
+            "command_rate_hz": rate(self.n_commands - c0),
+            "state_rate_hz": rate(self.n_states - s0),
+            "output_rate_hz": rate(n_win),
+            "intervention_ratio": (n_win - (n_pass - p0)) / n_win if n_win else 0.0,
             "state_age_s": mono - self.state_mono,
             "state_stamp_age_s": now - self.state_stamp,
             "command_age_s": mono - self.command_mono,
             "compute_p50_us": float(np.percentile(ct, 50) * 1e6),
             "compute_p99_us": float(np.percentile(ct, 99) * 1e6),
             "compute_max_us": float(ct.max() * 1e6),
+            "window_s": window,
+            "commands": self.n_commands,
+            "states": self.n_states,
+            "decisions": n,
+            "intervention_ratio_total": (n - n_pass) / n if n else 0.0,
             **{f"count_{k}": float(v) for k, v in sorted(self.outcomes.items())},
         }
