@@ -1,15 +1,18 @@
 """End-to-end latency of the ROS 2 shield node: Twist on cmd_in -> Twist on cmd_out, over DDS on
 loopback, at 100 / 500 / 1000 Hz command rates, beside a bare rclpy echo node (the floor).
 
-    python bench/ros_latency.py [--duration 60] [--rates 100 500 1000] [--json out.json]
+    python3 bench/ros_latency.py [--duration 60] [--rates 100 500 1000] [--json out.json]
+    python3 bench/ros_latency.py --in-process 5000     # the node's own per-command cost
 
 Run with any Python: it installs/uses .venv-ros (scripts/ros_env.sh) and re-runs itself inside a
 loopback-only network namespace (tests/ros/netns.sh). Each (target, rate) run starts a fresh node
-process; the driver publishes commands at the rate (plus odometry at 50 Hz, robot far from every
-hazard so the shield passes commands unchanged), stamps each command with a sequence number in
-linear.x, and records the receipt time of the matching output. Latency = receipt - send, on the
-driver's monotonic clock. "missed" = commands with no matching output. The shield's own filter
-compute time comes from its ~/state decision records.
+process and a fresh receiver process; this process (the sender) publishes commands at the rate
+(plus odometry at 50 Hz, robot far from every hazard so the shield passes commands unchanged),
+each carrying a sequence number in linear.x; the receiver records the receipt time of each
+sequence number on cmd_out. Latency = receipt - send on the machine's monotonic clock (shared by
+all processes). "missed" = commands with no matching output. The shield's own filter compute
+time comes from its ~/state decision records. The 1-minute load average is recorded before and
+after each run: on a shared machine it says how much of a tail is the machine's.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ import os
 import platform
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -100,14 +102,54 @@ def in_process(n: int) -> dict:
             "decide_p99_us": float(np.percentile(ct, 99) * 1e6), "outcomes": outcomes}
 
 
-def run_one(target: str, rate: float, duration: float, warmup: float) -> dict:
+def receiver_main(out: str, n_total: int) -> int:
+    """The receiving side, in its own process so it never competes with the sender for a GIL:
+    records the monotonic receipt time of each sequence number on cmd_out, and the shield's
+    compute times from ~/state, until SIGINT; then writes them to ``out`` (.npz)."""
     import numpy as np
     import rclpy
     from diagnostic_msgs.msg import DiagnosticStatus
     from geometry_msgs.msg import Twist
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+    rclpy.init()
+    node = rclpy.create_node("bench_receiver")
+    qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    recv = np.full(n_total, np.nan)
+    compute_us: list[float] = []
+
+    def on_out(msg: Twist) -> None:
+        i = int(round(msg.linear.x / SEQ_SCALE))
+        if 0 <= i < n_total and msg.linear.x != 0.0:
+            recv[i] = time.monotonic()
+
+    def on_decision(st: DiagnosticStatus) -> None:
+        compute_us.append(float(st.values[3].value))       # compute_time_us
+
+    node.create_subscription(Twist, "cmd_out", on_out, qos)
+    node.create_subscription(DiagnosticStatus, "safe_shield/state", on_decision, qos)
+    executor = _executor()
+    executor.add_node(node)
+    try:
+        while rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    tmp = out + ".tmp.npz"
+    np.savez(tmp, recv=recv, compute_us=np.array(compute_us))
+    os.replace(tmp, out)
+    rclpy.try_shutdown()
+    return 0
+
+
+def run_one(target: str, rate: float, duration: float, warmup: float, tmpdir: Path) -> dict:
+    import numpy as np
+    import rclpy
+    from geometry_msgs.msg import Twist
     from nav_msgs.msg import Odometry
     from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 
+    n_total = int((warmup + duration) * rate)
     env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{REPO}"}
     if target == "echo":
         cmd = [sys.executable, __file__, "--echo"]
@@ -118,31 +160,13 @@ def run_one(target: str, rate: float, duration: float, warmup: float) -> dict:
                "-p", "qos_depth:=10"]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    node = rclpy.create_node(f"bench_driver_{target}_{int(rate)}")
+    out_file = tmpdir / f"recv_{target}_{int(rate)}.npz"
+    receiver = subprocess.Popen([sys.executable, __file__, "--receiver", str(out_file),
+                                 str(n_total)], cwd=REPO, env=env)
+    node = rclpy.create_node(f"bench_sender_{target}_{int(rate)}")
     qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
     pub = node.create_publisher(Twist, "cmd_in", qos)
     pub_odom = node.create_publisher(Odometry, "state", qos_profile_sensor_data)
-    n_total = int((warmup + duration) * rate)
-    recv = np.full(n_total, np.nan)
-    compute_us: list[float] = []
-
-    def on_out(msg: Twist) -> None:
-        i = int(round(msg.linear.x / SEQ_SCALE))
-        if 0 <= i < n_total and msg.linear.x != 0.0:
-            recv[i] = time.monotonic()
-
-    def on_decision(st: DiagnosticStatus) -> None:
-        for kv in st.values:
-            if kv.key == "compute_time_us":
-                compute_us.append(float(kv.value))
-
-    node.create_subscription(Twist, "cmd_out", on_out, qos)
-    node.create_subscription(DiagnosticStatus, "safe_shield/state", on_decision, qos)
-    from rclpy.executors import SingleThreadedExecutor
-    ex = SingleThreadedExecutor()   # in a thread beside the sender (EventsExecutor hung here)
-    ex.add_node(node)
-    spinner = threading.Thread(target=ex.spin, daemon=True)
-    spinner.start()
 
     def odom() -> Odometry:
         m = Odometry()
@@ -151,25 +175,25 @@ def run_one(target: str, rate: float, duration: float, warmup: float) -> dict:
         m.pose.pose.orientation.w = 1.0
         return m
 
-    end = time.monotonic() + 30      # discovery, and (shield) its state being fresh
-    while time.monotonic() < end and (pub.get_subscription_count() == 0 or
-                                      pub_odom.get_subscription_count() == 0 and target != "echo"):
+    end = time.monotonic() + 30      # discovery: target <- sender, target -> receiver
+    while time.monotonic() < end and not (
+            pub.get_subscription_count() > 0 and node.count_subscribers("cmd_out") > 0
+            and (target == "echo" or pub_odom.get_subscription_count() > 0)):
         time.sleep(0.05)
-    for _ in range(25):
+    time.sleep(0.5)                  # the receiver's side of the match settles too
+    for _ in range(25):              # the shield's state is fresh before the first command
         pub_odom.publish(odom())
         time.sleep(0.02)
 
+    load_before = os.getloadavg()[0]
     sent = np.full(n_total, np.nan)
     period = 1.0 / rate
     odom_every = max(1, int(rate / 50))
     t_next = time.monotonic()
     for i in range(n_total):
-        # Sleep (releasing the GIL to the receiving thread), then spin the last 0.3 ms.
-        dt = t_next - time.monotonic() - 3e-4
+        dt = t_next - time.monotonic()
         if dt > 0:
-            time.sleep(dt)
-        while time.monotonic() < t_next:
-            pass
+            time.sleep(dt)           # no spin-wait: the 2 cores are for the nodes under test
         if i % odom_every == 0:
             pub_odom.publish(odom())
         msg = Twist()
@@ -178,16 +202,19 @@ def run_one(target: str, rate: float, duration: float, warmup: float) -> dict:
         pub.publish(msg)
         t_next += period
     time.sleep(0.5)
-    ex.shutdown()
-    spinner.join(5)
+    load_after = os.getloadavg()[0]
+    receiver.send_signal(2)
+    receiver.wait(20)
     node.destroy_node()
     proc.send_signal(2)
     proc.wait(10)
 
+    data = np.load(out_file)
+    recv, compute = data["recv"], data["compute_us"]
     k = int(warmup * rate)
     lat = (recv[k:] - sent[k:]) * 1e6
     got = lat[np.isfinite(lat)]
-    comp = np.array(compute_us[k:] if len(compute_us) > k else compute_us)
+    comp = compute[k:] if compute.size > k else compute
     return {
         "target": target, "rate_hz": rate, "sent": int(n_total - k), "missed": int(np.isnan(lat).sum()),
         "median_us": float(np.median(got)) if got.size else None,
@@ -196,34 +223,37 @@ def run_one(target: str, rate: float, duration: float, warmup: float) -> dict:
         "achieved_send_rate_hz": float((n_total - k - 1) / (sent[-1] - sent[k])),
         "filter_compute_median_us": float(np.median(comp)) if comp.size else None,
         "filter_compute_p99_us": float(np.percentile(comp, 99)) if comp.size else None,
+        "loadavg_1min_before": load_before, "loadavg_1min_after": load_after,
     }
 
 
 def inner(args) -> int:
+    import tempfile
+
     import rclpy
-    # The driver's sender and receiver threads share the GIL; the default 5 ms switch interval
-    # would show up as latency of the receiving thread, not of the node under test.
-    sys.setswitchinterval(5e-5)
     rclpy.init()
     rows = []
-    for rate in args.rates:
-        for target in ("echo", "shield"):
-            r = run_one(target, rate, args.duration, args.warmup)
-            rows.append(r)
-            print(json.dumps(r), flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for rate in args.rates:
+            for target in ("echo", "shield"):
+                r = run_one(target, rate, args.duration, args.warmup, Path(tmp))
+                rows.append(r)
+                print(json.dumps(r), flush=True)
     rclpy.try_shutdown()
     print(f"\n{'rate':>6} {'target':>7} {'median µs':>10} {'p99 µs':>9} {'max µs':>9} "
-          f"{'missed':>7} {'p99/floor':>9} {'filter p50/p99 µs':>18}")
+          f"{'missed':>7} {'p99/floor':>9} {'filter p50/p99 µs':>18} {'load':>9}")
     for r in rows:
         floor = next(f for f in rows if f["rate_hz"] == r["rate_hz"] and f["target"] == "echo")
         ratio = r["p99_us"] / floor["p99_us"] if r["p99_us"] and floor["p99_us"] else float("nan")
         comp = (f"{r['filter_compute_median_us']:.1f}/{r['filter_compute_p99_us']:.1f}"
                 if r["filter_compute_median_us"] is not None else "-")
         print(f"{r['rate_hz']:>6.0f} {r['target']:>7} {r['median_us']:>10.0f} {r['p99_us']:>9.0f} "
-              f"{r['max_us']:>9.0f} {r['missed']:>4}/{r['sent']:<6} {ratio:>5.2f} {comp:>18}")
+              f"{r['max_us']:>9.0f} {r['missed']:>4}/{r['sent']:<6} {ratio:>5.2f} {comp:>18} "
+              f"{r['loadavg_1min_before']:>4.1f}/{r['loadavg_1min_after']:.1f}")
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": platform.platform(),
-                                               "cpus": os.cpu_count(), "rows": rows}, indent=1))
+                                               "cpus": os.cpu_count(), "args": vars(args),
+                                               "rows": rows}, indent=1))
     return 0
 
 
@@ -237,9 +267,12 @@ def main() -> int:
                     help="only time N calls of the node's command callback in this process")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--echo", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--receiver", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.echo:
         return echo_main()
+    if args.receiver:
+        return receiver_main(args.receiver[0], int(args.receiver[1]))
     if args.inner and args.in_process:
         print(json.dumps(in_process(args.in_process)))
         return 0
