@@ -1,16 +1,22 @@
 """Black-box wire test: drive the shield node (rclpy + Fast DDS) from Cyclone DDS, no rclpy here.
 
 Message types are declared from the ROS wire names (``<pkg>::msg::dds_::<Msg>_``, topics
-``rt/<name>``), so passing proves the node's command path speaks plain DDS/RTPS that a second
-implementation understands - what a non-ROS controller or a different middleware would see.
+``rt/<name>``), so passing proves the node speaks plain DDS/RTPS that a second implementation
+understands - what a non-ROS controller or a different middleware would see.
 
-Known limit (measured here): Cyclone 11.0.1 (Python) never matches the Fast DDS endpoints of
-types containing strings (nav_msgs/Odometry, diagnostic_msgs/DiagnosticStatus): Cyclone logs
-"invalid type object" for Fast DDS's XTypes type objects. So the odometry comes from the real sim
-bridge (rclpy, its own process) and this process checks the command path: Twist in -> Twist out,
-and the stop the shield publishes on its own when commands cease.
+Two modes:
 
-    tests/ros/netns.sh <domain> .venv-ros/bin/python tests/ros/blackbox_cyclonedds.py <tmpdir>
+``commands`` (the node's default Fast DDS settings): Cyclone 11.0.1 (Python) never matches Fast DDS
+endpoints of types containing strings (nav_msgs/Odometry, diagnostic_msgs/*): it logs "invalid
+type object" for the XTypes type objects Fast DDS 3.2 sends in discovery. So the odometry comes
+from the real sim bridge (rclpy, its own process) and Cyclone checks the command path only:
+Twist in -> Twist out, and the stops the shield publishes on its own when commands cease.
+
+``everything`` (node and Cyclone both): the node runs with config/fastdds_interop.xml (Fast DDS
+``fastdds.type_propagation: registration_only``: no type objects in discovery, endpoints match by
+type name); then Cyclone writes the odometry too and reads ``~/state`` and ``/diagnostics``.
+
+    tests/ros/netns.sh <domain> .venv-ros/bin/python tests/ros/blackbox_cyclonedds.py <mode> <tmpdir>
 """
 
 
@@ -115,8 +121,14 @@ class DiagnosticStatus_(IdlStruct, typename="diagnostic_msgs::msg::dds_::Diagnos
     values: sequence[KeyValue_] = field(default_factory=list)
 
 
-def odom(x: float, vx: float) -> Odometry_:
-    t = time.time()
+@dataclass
+class DiagnosticArray_(IdlStruct, typename="diagnostic_msgs::msg::dds_::DiagnosticArray_"):
+    header: Header_ = field(default_factory=Header_)
+    status: sequence[DiagnosticStatus_] = field(default_factory=list)
+
+
+def odom(x: float, vx: float, age: float = 0.0) -> Odometry_:
+    t = time.time() - age
     m = Odometry_()
     m.header.stamp = Time_(sec=int(t), nanosec=int((t % 1) * 1e9))
     m.pose.pose.position.x = x
@@ -124,61 +136,123 @@ def odom(x: float, vx: float) -> Odometry_:
     return m
 
 
+def twist(fx: float, fy: float = 0.0) -> Twist_:
+    cmd = Twist_()
+    cmd.linear.x, cmd.linear.y = fx, fy
+    return cmd
+
+
+def wait_matched(*entities, timeout: float = 30.0) -> None:
+    def matched(e):
+        return e.get_matched_subscriptions() if isinstance(e, DataWriter) else e.get_matched_publications()
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and not all(matched(e) for e in entities):
+        time.sleep(0.05)
+    missing = [e.topic.name for e in entities if not matched(e)]
+    assert not missing, f"Cyclone endpoints never matched the shield's: {missing}"
+
+
+def check_stops_after_commands_cease(r_out: DataReader) -> dict:
+    t0 = time.monotonic()
+    stops = []
+    while time.monotonic() - t0 < 1.0:
+        stops += [(time.monotonic() - t0, m) for m in r_out.take(N=100)]
+        time.sleep(0.01)
+    zero = [t for t, m in stops if m.linear.x == 0.0 and m.linear.y == 0.0]
+    assert len(zero) >= 10 and zero[0] < 0.5, f"stops after the timeout: {zero[:3]}"
+    return {"stops_in_1s": len(zero), "first_stop_s": round(zero[0], 3)}
+
+
+def commands(dp: DomainParticipant, reliable: Qos) -> dict:
+    w_cmd = DataWriter(dp, Topic(dp, "rt/cmd_in", Twist_), qos=reliable)
+    r_out = DataReader(dp, Topic(dp, "rt/cmd_out", Twist_), qos=reliable)
+    wait_matched(w_cmd, r_out)
+    time.sleep(1.0)                       # the sim's odometry reaches the shield
+    r_out.take(N=1000)                    # start-up stops (no command yet) are not counted
+    outs = []
+    for _ in range(25):                   # robot at the start, far from every hazard
+        w_cmd.write(twist(0.4, 0.1))
+        time.sleep(0.02)
+        outs += r_out.take(N=100)
+    outs += r_out.take(N=100)
+    assert len(outs) >= 20, f"{len(outs)} outputs for 25 commands"
+    assert (outs[-1].linear.x, outs[-1].linear.y) == (0.4, 0.1), outs[-1]
+    return {"passed": len(outs), **check_stops_after_commands_cease(r_out)}
+
+
+def everything(dp: DomainParticipant, reliable: Qos) -> dict:
+    best_effort = Qos(Policy.Reliability.BestEffort, Policy.History.KeepLast(5),
+                      Policy.DataRepresentation(use_cdrv0_representation=True))
+    w_state = DataWriter(dp, Topic(dp, "rt/state", Odometry_), qos=best_effort)
+    w_cmd = DataWriter(dp, Topic(dp, "rt/cmd_in", Twist_), qos=reliable)
+    r_out = DataReader(dp, Topic(dp, "rt/cmd_out", Twist_), qos=reliable)
+    r_dec = DataReader(dp, Topic(dp, "rt/safe_shield/state", DiagnosticStatus_), qos=reliable)
+    r_diag = DataReader(dp, Topic(dp, "rt/diagnostics", DiagnosticArray_), qos=reliable)
+    wait_matched(w_state, w_cmd, r_out, r_dec, r_diag)
+
+    def drive(seconds: float, x: float, vx: float, cmd: Twist_, age: float = 0.0):
+        outs, decs = [], []
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            w_state.write(odom(x, vx, age))
+            w_cmd.write(cmd)
+            time.sleep(0.02)
+            outs += r_out.take(N=100)
+            decs += [{kv.key: kv.value for kv in d.values} for d in r_dec.take(N=100)]
+        return outs, decs
+
+    drive(0.5, -1.8, 0.0, twist(0.4, 0.1))               # state fresh, start-up stops over
+    outs, decs = drive(0.5, -1.8, 0.0, twist(0.4, 0.1))  # far from every hazard: passes
+    assert outs and (outs[-1].linear.x, outs[-1].linear.y) == (0.4, 0.1), outs[-1:]
+    assert decs and decs[-1]["outcome"] == "pass", decs[-1:]
+    # Rushing at hazard0 (0.6 m away at 2 m/s): the Cyclone-written state drives the filter.
+    outs, decs = drive(0.4, -0.6, 2.0, twist(1.0))
+    assert decs[-1]["outcome"] == "modified" and outs[-1].linear.x < 1.0 - 1e-3, (decs[-1:], outs[-1:])
+    outs, decs = drive(0.4, -1.8, 0.0, twist(0.4), age=1.0)   # stamped 1 s ago: stale
+    assert decs[-1]["reason"] == "state_stale" and outs[-1].linear.x == 0.0, decs[-1:]
+    end = time.monotonic() + 2.5
+    diags = []
+    while time.monotonic() < end and not diags:
+        diags = [a for a in r_diag.take(N=10) if a.status]
+        time.sleep(0.05)
+    assert diags, "no /diagnostics received over Cyclone"
+    keys = {kv.key for kv in diags[-1].status[0].values}
+    assert {"command_rate_hz", "intervention_ratio", "compute_p99_us"} <= keys, keys
+    return {"decisions": len(decs), "diagnostics_status": diags[-1].status[0].message,
+            **check_stops_after_commands_cease(r_out)}
+
+
 def main() -> int:
-    tmp = Path(sys.argv[1])
+    mode, tmp = sys.argv[1], Path(sys.argv[2])
     tmp.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{REPO}"}
     py = sys.executable                   # the same venv (Kilted or Jazzy) for node and sim
+    ros_args = ["-p", "command_timeout_s:=0.2", "-p", "stop_repeat_s:=1.0"]
+    procs = []
+    if mode == "everything":
+        env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(REPO / "config" / "fastdds_interop.xml")
+    else:
+        ros_args += ["-r", "state:=odom"]
+        procs.append(subprocess.Popen([py, "-m", "safe_shield.ros.sim_bridge"], cwd=REPO, env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     log = open(tmp / "shield.log", "w")
-    node = subprocess.Popen(
+    procs.append(subprocess.Popen(
         [py, "-m", "safe_shield.ros.node", "--ros-args",
          "--params-file", str(REPO / "config" / "shield_node.yaml"),
          "-p", f"model:={REPO / 'models' / 'point_hazards_ssa'}", "-p", "autostart:=true",
-         "-p", "command_timeout_s:=0.2", "-p", "stop_repeat_s:=1.0", "-r", "state:=odom"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env)
-    sim = subprocess.Popen([py, "-m", "safe_shield.ros.sim_bridge"], cwd=REPO, env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    result = {"ok": False}
+         *ros_args], stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env))
     try:
         dp = DomainParticipant(int(os.environ["ROS_DOMAIN_ID"]))
         # ROS 2 speaks plain CDR (XCDR1).
         reliable = Qos(Policy.Reliability.Reliable(max_blocking_time=duration(milliseconds=100)),
                        Policy.History.KeepLast(10),
                        Policy.DataRepresentation(use_cdrv0_representation=True))
-        w_cmd = DataWriter(dp, Topic(dp, "rt/cmd_in", Twist_), qos=reliable)
-        r_out = DataReader(dp, Topic(dp, "rt/cmd_out", Twist_), qos=reliable)
-        end = time.monotonic() + 30
-        while time.monotonic() < end and not (
-                w_cmd.get_matched_subscriptions() and r_out.get_matched_publications()):
-            time.sleep(0.05)
-        assert w_cmd.get_matched_subscriptions() and r_out.get_matched_publications(), \
-            "Cyclone endpoints never matched the shield's"
-        time.sleep(1.0)                       # the sim's odometry reaches the shield
-        r_out.take(N=1000)                    # start-up stops (no command yet) are not counted
-
-        outs = []
-        for _ in range(25):                   # robot at the start, far from every hazard
-            cmd = Twist_()
-            cmd.linear.x, cmd.linear.y = 0.4, 0.1
-            w_cmd.write(cmd)
-            time.sleep(0.02)
-            outs += r_out.take(N=100)
-        outs += r_out.take(N=100)
-        assert len(outs) >= 20, f"{len(outs)} outputs for 25 commands"
-        assert (outs[-1].linear.x, outs[-1].linear.y) == (0.4, 0.1), outs[-1]
-        t0 = time.monotonic()                 # commands cease: the shield must publish stops
-        stops = []
-        while time.monotonic() - t0 < 1.0:
-            stops += [(time.monotonic() - t0, m) for m in r_out.take(N=100)]
-            time.sleep(0.01)
-        zero = [t for t, m in stops if m.linear.x == 0.0 and m.linear.y == 0.0]
-        assert len(zero) >= 10 and zero[0] < 0.5, f"stops after the timeout: {zero[:3]}"
-        result = {"ok": True, "passed": len(outs), "stops_in_1s": len(zero),
-                  "first_stop_s": round(zero[0], 3)}
+        result = {"ok": True, "mode": mode,
+                  **{"commands": commands, "everything": everything}[mode](dp, reliable)}
     except AssertionError as e:
-        result = {"ok": False, "error": str(e)}
+        result = {"ok": False, "mode": mode, "error": str(e)}
     finally:
-        for proc in (node, sim):
+        for proc in procs:
             proc.send_signal(2)
             proc.wait(10)
         log.close()

@@ -38,7 +38,10 @@ def test_scenario(name, in_netns, tmp_path):
         f"{name} failed:\n{r.stdout[-6000:]}\n{r.stderr[-3000:]}"
 
 
-def test_wire_compatible_with_cyclonedds(in_netns, tmp_path):
-    """A Cyclone DDS (not rclpy) client drives the node's command path with ROS wire names."""
-    r = in_netns("tests/ros/blackbox_cyclonedds.py", str(tmp_path))
+@pytest.mark.parametrize("mode", ["commands", "everything"])
+def test_wire_compatible_with_cyclonedds(mode, in_netns, tmp_path):
+    """A Cyclone DDS (not rclpy) client drives the node with ROS wire names: the command path
+    with the node's default Fast DDS settings; state in, ~/state and /diagnostics out too with
+    config/fastdds_interop.xml (see blackbox_cyclonedds.py for why)."""
+    r = in_netns("tests/ros/blackbox_cyclonedds.py", mode, str(tmp_path))
     assert r.returncode == 0 and '"ok": true' in r.stdout, f"{r.stdout[-6000:]}\n{r.stderr[-2000:]}"
