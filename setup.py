@@ -17,7 +17,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
-        (f"share/{PACKAGE}/config", glob("config/shield_node*.yaml")),
+        (f"share/{PACKAGE}/config", glob("config/shield_node*.yaml") + ["config/fastdds_interop.xml"]),
         (f"share/{PACKAGE}/models/point_hazards_ssa", glob("models/point_hazards_ssa/*")),
     ],
 )

@@ -108,6 +108,7 @@ def receiver_main(out: str, n_total: int) -> int:
     compute times from ~/state, until SIGINT; then writes them to ``out`` (.npz)."""
     import numpy as np
     import rclpy
+    import rclpy.executors
     from diagnostic_msgs.msg import DiagnosticStatus
     from geometry_msgs.msg import Twist
     from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -128,7 +129,9 @@ def receiver_main(out: str, n_total: int) -> int:
 
     node.create_subscription(Twist, "cmd_out", on_out, qos)
     node.create_subscription(DiagnosticStatus, "safe_shield/state", on_decision, qos)
-    executor = _executor()
+    # The classic executor: the EventsExecutor died here converting DiagnosticStatus messages
+    # ("Unable to convert call argument '0' to Python object", rclpy 9.1.2).
+    executor = rclpy.executors.SingleThreadedExecutor()
     executor.add_node(node)
     try:
         while rclpy.ok():
