@@ -167,8 +167,15 @@ def commands(dp: DomainParticipant, reliable: Qos) -> dict:
     w_cmd = DataWriter(dp, Topic(dp, "rt/cmd_in", Twist_), qos=reliable)
     r_out = DataReader(dp, Topic(dp, "rt/cmd_out", Twist_), qos=reliable)
     wait_matched(w_cmd, r_out)
-    time.sleep(1.0)                       # the sim's odometry reaches the shield
-    r_out.take(N=1000)                    # start-up stops (no command yet) are not counted
+    # Until the sim bridge (MuJoCo start-up, slow on a loaded machine) delivers odometry, the
+    # shield rightly answers with stops; wait for the first pass before counting.
+    end = time.monotonic() + 30
+    while time.monotonic() < end and not any(
+            (m.linear.x, m.linear.y) == (0.4, 0.1) for m in r_out.take(N=100)):
+        w_cmd.write(twist(0.4, 0.1))
+        time.sleep(0.02)
+    time.sleep(0.1)
+    r_out.take(N=1000)                    # start-up answers are not counted
     outs = []
     for _ in range(25):                   # robot at the start, far from every hazard
         w_cmd.write(twist(0.4, 0.1))
