@@ -22,6 +22,7 @@ from sim.pybullet_env import BulletSim
 ARM_JOINTS = list(range(7))
 CHECKED_LINKS = [3, 4, 5, 6, 8, 11]  # link3 … link7, hand, grasp target (frame origins)
 EE_LINK = 11
+assert CHECKED_LINKS[-1] == EE_LINK  # _observe reads the end effector from the checked links
 HOME = np.array([0.0, -0.3, 0.0, -2.2, 0.0, 2.0, 0.785])
 KEEPOUT_LOW = np.array([0.25, 0.25, 0.0])  # m, base frame (the base is at the origin)
 KEEPOUT_HIGH = np.array([0.75, 0.75, 0.9])
@@ -41,6 +42,7 @@ class PandaEnv(gym.Env):
         self.joint_low = np.array([i[8] for i in info]) + joint_margin
         self.joint_high = np.array([i[9] for i in info]) - joint_margin
         self.max_force = np.array([i[10] for i in info])
+        self._force_list = self.max_force.tolist()
         self.max_velocity = np.array([i[11] for i in info])
         self.keepout_low, self.keepout_high = KEEPOUT_LOW.copy(), KEEPOUT_HIGH.copy()
         box = p.createVisualShape(p.GEOM_BOX, halfExtents=((KEEPOUT_HIGH - KEEPOUT_LOW) / 2).tolist(), rgbaColor=[0.9, 0.2, 0.2, 0.35])
@@ -80,31 +82,34 @@ class PandaEnv(gym.Env):
         # reach targets in front of the robot, away from the keep-out box
         default_target = self.np_random.uniform([0.3, -0.5, 0.2], [0.6, 0.0, 0.7])
         self.target = np.asarray(options.get("target", default_target), float)
-        return self._obs(), self._info()
+        return self._observe()
 
-    def step(self, action):
+    def command(self, action):
+        """Write the velocity targets for `action` (what a raw PyBullet loop would write, too)."""
         a = np.clip(np.asarray(action, float).reshape(7), -1.0, 1.0)
         self.sim.p.setJointMotorControlArray(self.robot, ARM_JOINTS, self.sim.p.VELOCITY_CONTROL,
-                                             targetVelocities=(a * self.max_velocity).tolist(), forces=self.max_force)
+                                             targetVelocities=(a * self.max_velocity).tolist(), forces=self._force_list)
+
+    def step(self, action):
+        self.command(action)
         self.sim.step()
-        info = self._info()
+        obs, info = self._observe()
         reward = -float(np.linalg.norm(info["ee_pos"] - self.target))
         terminated = bool(self.terminate_on_unsafe and info["unsafe"])
-        return self._obs(), reward, terminated, False, info
+        return obs, reward, terminated, False, info
 
-    def _obs(self):
-        q, qd = self.joint_state()
-        ee = self.sim.p.getLinkState(self.robot, EE_LINK)[4]
-        return np.concatenate([q, qd, ee, self.target]).astype(np.float32)
-
-    def _info(self):
-        q, _ = self.joint_state()
-        points = self.checked_points()
+    def _observe(self):
+        """Observation and info from one getJointStates and one getLinkStates call."""
+        p = self.sim.p
+        q, qd = np.array([s[:2] for s in p.getJointStates(self.robot, ARM_JOINTS)]).T
+        points = np.array([l[4] for l in p.getLinkStates(self.robot, CHECKED_LINKS)])  # world frame origins
+        ee = points[-1]  # the grasp target (EE_LINK) is the last checked link
+        obs = np.concatenate([q, qd, ee, self.target]).astype(np.float32)
         in_box = bool(self.in_keepout(points).any())
         at_limit = bool(self.joints_out_of_limits(q))
         unsafe = in_box or at_limit
-        return {"cost": float(unsafe), "unsafe": unsafe, "in_keepout": in_box, "joint_limit": at_limit,
-                "ee_pos": points[-1], "q": q}
+        return obs, {"cost": float(unsafe), "unsafe": unsafe, "in_keepout": in_box, "joint_limit": at_limit,
+                     "ee_pos": ee, "q": q}
 
     def render(self):
         if self.render_mode == "rgb_array":
