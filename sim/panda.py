@@ -18,6 +18,7 @@ import numpy as np
 from gymnasium import spaces
 
 from sim.pybullet_env import BulletSim
+from sim.randomization import DomainRandomization
 
 ARM_JOINTS = list(range(7))
 CHECKED_LINKS = [3, 4, 5, 6, 8, 11]  # link3 … link7, hand, grasp target (frame origins)
@@ -31,8 +32,14 @@ KEEPOUT_HIGH = np.array([0.75, 0.75, 0.9])
 class PandaEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 60}
 
-    def __init__(self, joint_margin: float = 0.05, terminate_on_unsafe: bool = False, render_mode=None):
+    def __init__(self, joint_margin: float = 0.05, terminate_on_unsafe: bool = False,
+                 randomization: DomainRandomization | None = None, render_mode=None):
         self.render_mode = render_mode
+        # link masses, joint friction (joint damping here: the arm touches nothing), motor strength (the
+        # velocity motors' effort limits), action latency, observation noise
+        self.randomization = randomization or DomainRandomization()
+        self._dr = self.randomization.episode(np.random.default_rng(0))  # replaced at every reset
+        self._dynamics_scaled = False
         self.terminate_on_unsafe = terminate_on_unsafe
         self.sim = BulletSim(1 / 240, 4)
         self.dt = self.sim.dt
@@ -50,6 +57,9 @@ class PandaEnv(gym.Env):
         self.action_space = spaces.Box(-1.0, 1.0, shape=(7,), dtype=np.float32)
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(20,), dtype=np.float32)
         self.target = np.zeros(3)
+        self._links = list(range(-1, p.getNumJoints(self.robot)))
+        self._base_inertia = {l: p.getDynamicsInfo(self.robot, l)[:3:2] for l in self._links}  # (mass, inertia diag)
+        self._base_damping = {l: (p.getJointInfo(self.robot, l)[6] if l >= 0 else 0.0) for l in self._links}
         self._initial_state = p.saveState()  # restoring it makes resets bit-reproducible
 
     # closed-form unsafe set ---------------------------------------------------------------------
@@ -75,6 +85,8 @@ class PandaEnv(gym.Env):
         options = options or {}
         q0 = np.asarray(options.get("q", HOME), float)
         self.sim.p.restoreState(self._initial_state)
+        self._dr = self.randomization.episode(self.np_random)
+        self._apply_physics_scales(self._dr.scales)
         for j, q in zip(ARM_JOINTS, q0):
             self.sim.p.resetJointState(self.robot, j, q, 0.0)
         self.sim.p.setJointMotorControlArray(self.robot, ARM_JOINTS, self.sim.p.VELOCITY_CONTROL,
@@ -84,9 +96,27 @@ class PandaEnv(gym.Env):
         self.target = np.asarray(options.get("target", default_target), float)
         return self._observe()
 
+    def _apply_physics_scales(self, scales):
+        """Masses and joint damping (the friction knob) ×scale; effort limits ×motor. Left untouched while the
+        scales are 1 and were 1 before, so an env without randomisation is the plain URDF bit for bit."""
+        unit = all(v == 1.0 for v in scales.values())
+        if unit and not self._dynamics_scaled:
+            return
+        p = self.sim.p
+        for link in self._links:
+            mass, inertia = self._base_inertia[link]
+            k = scales["mass"]  # same shape, denser material: mass and inertia scale together
+            p.changeDynamics(self.robot, link, mass=mass * k, localInertiaDiagonal=[i * k for i in inertia])
+            if link >= 0:
+                p.changeDynamics(self.robot, link, jointDamping=self._base_damping[link] * scales["friction"])
+        self._force_list = (self.max_force * scales["motor"]).tolist()
+        self._dynamics_scaled = not unit
+
     def command(self, action):
         """Write the velocity targets for `action` (what a raw PyBullet loop would write, too)."""
         a = np.clip(np.asarray(action, float).reshape(7), -1.0, 1.0)
+        if self._dr.latency:
+            a = self._dr.action(a)
         self.sim.p.setJointMotorControlArray(self.robot, ARM_JOINTS, self.sim.p.VELOCITY_CONTROL,
                                              targetVelocities=(a * self.max_velocity).tolist(), forces=self._force_list)
 
@@ -104,7 +134,7 @@ class PandaEnv(gym.Env):
         q, qd = np.array([s[:2] for s in p.getJointStates(self.robot, ARM_JOINTS)]).T
         points = np.array([l[4] for l in p.getLinkStates(self.robot, CHECKED_LINKS)])  # world frame origins
         ee = points[-1]  # the grasp target (EE_LINK) is the last checked link
-        obs = np.concatenate([q, qd, ee, self.target]).astype(np.float32)
+        obs = self._dr.observation(np.concatenate([q, qd, ee, self.target])).astype(np.float32)
         in_box = bool(self.in_keepout(points).any())
         at_limit = bool(self.joints_out_of_limits(q))
         unsafe = in_box or at_limit
