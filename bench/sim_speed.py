@@ -225,6 +225,15 @@ def main() -> int:
         for name, cls, kw in [("pendulum", batched.BatchedPendulum, {}), ("point mass", batched.BatchedPointMass, {}),
                               ("cart-pole (RK4)", batched.BatchedCartPole, {"task": "swing"})]:
             print(f"| {name} | {threads} | {batched_rate(cls, args.batch, args.seconds, **kw):,.0f} |")
+    # the same torch dynamics behind Gymnasium's VectorEnv API (numpy in/out, float64, info arrays)
+    torch.set_num_threads(1)
+    print(f"\n| gymnasium.make_vec (vector_entry_point, {args.batch:,} copies, 1 thread) | env-steps/s |")
+    print("|---|---|")
+    for env_id in ("SafeShield/PendulumUpright-v0", "SafeShield/CartPoleSwing-v0"):
+        venv = gym.make_vec(env_id, num_envs=args.batch)
+        venv.reset(seed=0)
+        actions = np.random.default_rng(0).uniform(-1, 1, (args.batch, 1))
+        print(f"| {env_id} | {_rate(lambda: venv.step(actions), args.seconds) * args.batch:,.0f} |")
     return 0
 
 

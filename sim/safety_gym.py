@@ -355,8 +355,9 @@ class NavigationEnv(gym.Env):
     # -- observation / info -------------------------------------------------------------------------
     def _sense(self, x: float, y: float):
         """One pass over goal and obstacles: observation, obstacle d and ḋ, Σ hazard depth.
-        Plain-Python math: for the five objects of a scene this is ~4× faster than the numpy version
-        (measured in bench/sim_speed.py's notes); `pseudo_lidar` is the reference it must equal."""
+        Plain-Python math: for the five objects of a scene this measured ~4× faster than a vectorised numpy
+        version (13 vs 49 µs on the loaded 2-core dev machine); `pseudo_lidar` is the reference it must equal
+        (tests/sim/test_sim_safety_gym.py)."""
         m0, m1, _, m3, m4, *_ = self._xmat.tolist()  # body axes: x = (m0, m3), y = (m1, m4)
         vx, vy = self._qvel2.tolist()
         bins, scale, two_pi, r = LIDAR_BINS, LIDAR_BINS / (2 * math.pi), 2 * math.pi, self.obstacle_radius
@@ -389,10 +390,6 @@ class NavigationEnv(gym.Env):
         if self._dr.noise_std:
             obs = self._dr.observation(obs)
         return obs.astype(np.float32), np.array(d_list), np.array(ddot_list), inside
-
-    def _obs(self) -> np.ndarray:
-        x, y, _ = self._xpos.tolist()
-        return self._sense(x, y)[0]
 
     def _info(self, cost: float, failure: bool, goal_met: bool, x: float, y: float, d, ddot, unsafe: bool) -> dict:
         m = self._xmat
