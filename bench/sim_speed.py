@@ -33,15 +33,21 @@ def _rate(fn, seconds: float) -> float:
             return n / elapsed
 
 
-def interleaved(fns: dict, seconds: float, rounds: int = 5) -> dict:
-    """Rates of several step functions measured in alternating slices (round-robin, `rounds` times) and the
-    median per function: on a machine shared with other jobs, load drifts over seconds, and timing `ours`
-    and `raw` one after the other would fold that drift into the ratio."""
+def interleaved(fns: dict, seconds: float, rounds: int = 8) -> dict:
+    """Rates of several step functions measured in alternating slices (round-robin, `rounds` times): on a
+    machine shared with other jobs, load drifts over seconds, and timing `ours` and `raw` one after the other
+    would fold that drift into the ratio. Returns the per-round rates of each function."""
     rates = {k: [] for k in fns}
     for _ in range(rounds):
         for k, fn in fns.items():
             rates[k].append(_rate(fn, seconds / rounds))
-    return {k: float(np.median(v)) for k, v in rates.items()}
+    return {k: np.array(v) for k, v in rates.items()}
+
+
+def paired_ratio(ours, raw) -> str:
+    """Median of the per-round ratios ours/raw (each round's two slices ran back to back) and their range."""
+    r = ours / raw
+    return f"{np.median(r):.2f} ({r.min():.2f}–{r.max():.2f})"
 
 
 def bench_actions(env, amplitude: float = 1.0) -> np.ndarray:
@@ -112,28 +118,39 @@ def raw_mujoco_stepper(env, actions, copies=1):
 
 
 def raw_bullet_stepper(env, actions):
-    """A second copy of the env (its own PyBullet client, same URDFs and settings) driven by the motor commands
-    our env writes for `actions` (same setJointMotorControlArray: joints, mode, targets, forces, gains; the
-    A1Velocity gait's joint targets precomputed outside the timing), then frame_skip × stepSimulation."""
-    from sim.panda import PandaEnv
-    from sim.quadruped import STAND, QuadrupedVelocityEnv, TrotGait
+    """A second copy of the env (its own PyBullet client, same URDFs and settings) driven through the bare
+    pybullet module: the motor commands our env writes for `actions` (same setJointMotorControlArray: joints,
+    mode, targets, forces, gains; the A1Velocity gait's joint targets precomputed outside the timing), then
+    frame_skip × stepSimulation."""
+    import pybullet
+
+    from sim.panda import ARM_JOINTS, PandaEnv
+    from sim.quadruped import _KD_LIST, _KP_LIST, LEG_JOINTS, STAND, QuadrupedVelocityEnv, TrotGait
 
     u = env.unwrapped
     u.reset(seed=0)
+    cid, robot, frame_skip = u.sim.client_id, u.robot, u.sim.frame_skip
     a = np.clip(actions.astype(np.float64), -1, 1)
     if isinstance(u, PandaEnv):
-        write = u.command
-        commands = a
-    elif isinstance(u, QuadrupedVelocityEnv):
-        write, gait = u.command_joints, TrotGait()
-        commands = np.array([gait.joint_targets(c * u.COMMAND_SCALE, u.dt) for c in a])
-    else:  # SQRL locomotion: offsets around the standing pose
-        write, commands = u.command_joints, STAND + 0.5 * a
+        joints, mode, forces = ARM_JOINTS, pybullet.VELOCITY_CONTROL, u.max_force.tolist()
+        targets = (a * u.max_velocity).tolist()
+        gains = {}
+    else:
+        joints, mode, forces = LEG_JOINTS, pybullet.POSITION_CONTROL, u.max_force.tolist()
+        if isinstance(u, QuadrupedVelocityEnv):
+            gait = TrotGait()
+            targets = [gait.joint_targets(c * u.COMMAND_SCALE, u.dt).tolist() for c in a]
+        else:  # SQRL locomotion: offsets around the standing pose
+            targets = (STAND + 0.5 * a).tolist()
+        gains = {"positionGains": _KP_LIST, "velocityGains": _KD_LIST}
+    key = "targetVelocities" if mode == pybullet.VELOCITY_CONTROL else "targetPositions"
     i = [0]
 
     def step():
-        write(commands[i[0] % 1000])
-        u.sim.step()
+        pybullet.setJointMotorControlArray(robot, joints, mode, forces=forces, physicsClientId=cid,
+                                           **{key: targets[i[0] % 1000]}, **gains)
+        for _ in range(frame_skip):
+            pybullet.stepSimulation(physicsClientId=cid)
         i[0] += 1
 
     return step
@@ -172,7 +189,7 @@ def main() -> int:
     from sim.pendulum import pendulum_step
 
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--seconds", type=float, default=2.0, help="per step function, split into 5 interleaved slices")
+    p.add_argument("--seconds", type=float, default=2.0, help="per step function, split into 8 interleaved slices")
     p.add_argument("--batch", type=int, default=100_000)
     p.add_argument("--copies", type=int, default=8)
     args = p.parse_args()
@@ -208,14 +225,14 @@ def main() -> int:
     rows.append(("SafeShield/PendulumUpright-v0", 1.0, r["ours"], r["raw"], r["vec"] * n, None))
     rows.append(("SafeShield/DrunkSpider-v0", 1.0, env_rate(gym.make("SafeShield/DrunkSpider-v0"), args.seconds), None, None, None))
 
-    def fmt(x):
-        return "–" if x is None else f"{x:,.0f}"
+    def fmt(x):  # a rate, or the median of per-round rates
+        return "–" if x is None else f"{np.median(x):,.0f}"
 
-    print(f"\n| task | actions | ours steps/s | raw steps/s | ratio | vector ×{n} env-steps/s | raw ×{n} | ratio |")
+    print(f"\n| task | actions | ours steps/s | raw steps/s | ratio: median (range) | vector ×{n} env-steps/s | raw ×{n} | ratio |")
     print("|---|---|---|---|---|---|---|---|")
     for env_id, amplitude, ours, raw, vec, raw_vec in rows:
-        r1 = "–" if raw is None else f"{ours / raw:.2f}"
-        r2 = "–" if raw_vec is None or vec is None else f"{vec / raw_vec:.2f}"
+        r1 = "–" if raw is None else paired_ratio(ours, raw)
+        r2 = "–" if raw_vec is None or vec is None else paired_ratio(vec, raw_vec)
         print(f"| {env_id} | ±{amplitude:g} | {fmt(ours)} | {fmt(raw)} | {r1} | {fmt(vec)} | {fmt(raw_vec)} | {r2} |")
 
     print(f"\n| batched torch ({args.batch:,} copies) | threads | env-steps/s |")

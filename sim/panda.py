@@ -129,17 +129,21 @@ class PandaEnv(gym.Env):
         return obs, reward, terminated, False, info
 
     def _observe(self):
-        """Observation and info from one getJointStates and one getLinkStates call."""
+        """Observation and info from one getJointStates and one getLinkStates call; the unsafe tests run on plain
+        floats (six points, seven joints: numpy's per-call cost would exceed the arithmetic)."""
         p = self.sim.p
-        q, qd = np.array([s[:2] for s in p.getJointStates(self.robot, ARM_JOINTS)]).T
-        points = np.array([l[4] for l in p.getLinkStates(self.robot, CHECKED_LINKS)])  # world frame origins
-        ee = points[-1]  # the grasp target (EE_LINK) is the last checked link
-        obs = self._dr.observation(np.concatenate([q, qd, ee, self.target])).astype(np.float32)
-        in_box = bool(self.in_keepout(points).any())
-        at_limit = bool(self.joints_out_of_limits(q))
+        states = p.getJointStates(self.robot, ARM_JOINTS)
+        points = [l[4] for l in p.getLinkStates(self.robot, CHECKED_LINKS)]  # world link-frame origins
+        q = [s[0] for s in states]
+        obs = np.empty(20)
+        obs[:7], obs[7:14], obs[14:17], obs[17:] = q, [s[1] for s in states], points[-1], self.target
+        lo, hi = self.keepout_low.tolist(), self.keepout_high.tolist()  # read per step: the attributes are public
+        in_box = any(all(l <= c <= h for c, l, h in zip(pt, lo, hi)) for pt in points)
+        at_limit = any(not (l <= v <= h) for v, l, h in zip(q, self.joint_low.tolist(), self.joint_high.tolist()))
         unsafe = in_box or at_limit
-        return obs, {"cost": float(unsafe), "unsafe": unsafe, "in_keepout": in_box, "joint_limit": at_limit,
-                     "ee_pos": ee, "q": q}
+        return self._dr.observation(obs).astype(np.float32), {
+            "cost": float(unsafe), "unsafe": unsafe, "in_keepout": in_box, "joint_limit": at_limit,
+            "ee_pos": obs[14:17].copy(), "q": obs[:7].copy()}
 
     def render(self):
         if self.render_mode == "rgb_array":

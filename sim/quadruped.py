@@ -35,12 +35,13 @@ FALL_ANGLE, FALL_HEIGHT = 0.4, 0.15
 HIP_OFFSETS = np.array([[0.183, -0.047], [0.183, 0.047], [-0.183, -0.047], [-0.183, 0.047]])  # base frame
 L_HIP, L_UP, L_LOW = 0.08505, 0.2, 0.2
 LEG_SIDE = np.array([-1, 1, -1, 1])  # right legs' hip offset points to −y
+_HIP_OFFSETS, _LEG_SIDE = HIP_OFFSETS.tolist(), LEG_SIDE.tolist()  # plain floats for the per-step gait
 BODY_RADIUS = 0.3  # planar footprint for obstacle clearance (half the body length plus the feet)
 KP, KD = 0.1, 1.0  # PyBullet position/velocity gains of the joint servos
 _KP_LIST, _KD_LIST = [KP] * 12, [KD] * 12
 
 
-def leg_inverse_kinematics(foot, side: int) -> np.ndarray:
+def leg_inverse_kinematics(foot, side: int) -> tuple[float, float, float]:
     """Joint angles (abduction, hip, knee) putting the foot at `foot` = (x, y, z) in the hip frame.
     Knee from the law of cosines on the thigh–calf triangle; hip from the foot's fore-aft angle;
     abduction from rotating the leg plane (offset side·L_HIP from the hip) onto the foot's y-z position."""
@@ -53,7 +54,7 @@ def leg_inverse_kinematics(foot, side: int) -> np.ndarray:
     hip = math.asin(max(-1.0, min(1.0, -x / leg))) - knee / 2
     down = leg * math.cos(hip + knee / 2)  # leg-plane length below the hip, before abduction
     abduction = math.atan2(down * y + l_hip * z, l_hip * y - down * z)
-    return np.array([abduction, hip, knee])
+    return (abduction, hip, knee)
 
 
 class TrotGait:
@@ -69,25 +70,24 @@ class TrotGait:
         self.phase = 0.0
 
     def joint_targets(self, command, dt: float) -> np.ndarray:
-        vx, vy, wz = command
+        vx, vy, wz = (float(c) for c in command)
         self.phase = (self.phase + dt / self.period) % 1.0
         targets = []
-        for leg in range(4):
+        half = self.period / 2
+        for leg in range(4):  # plain floats: four tiny legs cost less without numpy's per-call overhead
             phase = (self.phase + (0.0 if leg in (0, 3) else 0.5)) % 1.0
-            hx, hy = HIP_OFFSETS[leg]
-            leg_v = np.array([vx - wz * hy, vy + wz * hx])
-            stride = leg_v * self.period / 2  # distance covered by the body during one stance
+            hx, hy = _HIP_OFFSETS[leg]
+            stride_x, stride_y = (vx - wz * hy) * half, (vy + wz * hx) * half  # body travel during one stance
             if phase < 0.5:  # stance: foot slides back from +stride/2 to −stride/2
-                s = phase / 0.5
-                xy = stride * (0.5 - s)
+                k = 0.5 - phase / 0.5
                 z = -self.height
             else:  # swing: forward again, lifted
                 s = (phase - 0.5) / 0.5
-                xy = stride * (s - 0.5)
+                k = s - 0.5
                 z = -self.height + self.lift * math.sin(math.pi * s)
-            foot = (xy[0], LEG_SIDE[leg] * L_HIP + xy[1], z)
-            targets.append(leg_inverse_kinematics(foot, LEG_SIDE[leg]))
-        return np.concatenate(targets)
+            side = _LEG_SIDE[leg]
+            targets.extend(leg_inverse_kinematics((stride_x * k, side * L_HIP + stride_y * k, z), side))
+        return np.array(targets)
 
 
 class _QuadrupedBase(gym.Env):
