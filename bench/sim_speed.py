@@ -97,9 +97,11 @@ def raw_mujoco_stepper(env, actions, copies=1):
 
     u = env.unwrapped
     sim = u.sim
+    env.reset(seed=0)
+    qpos0 = sim.data.qpos.copy()  # an episode's start state (not whatever state the env is in later)
     datas = [mujoco.MjData(sim.model) for _ in range(copies)]
     for d in datas:
-        d.qpos[:] = sim.data.qpos
+        d.qpos[:] = qpos0
         mujoco.mj_forward(sim.model, d)
     ctrl = np.clip(actions.astype(np.float64), -1, 1) * getattr(u, "_ctrl_scale", 1.0)
     i = [0]
@@ -112,7 +114,8 @@ def raw_mujoco_stepper(env, actions, copies=1):
         if i[0] % reset_every == 0:
             for d in datas:
                 mujoco.mj_resetData(sim.model, d)
-                d.qpos[:] = sim.data.qpos
+                d.qpos[:] = qpos0
+                mujoco.mj_forward(sim.model, d)  # as our reset does
 
     return step
 
