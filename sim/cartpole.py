@@ -76,7 +76,7 @@ class CartPoleEnv(gym.Env):
         return self._obs(), self._info()
 
     def step(self, action):
-        a = self._dr.action(action) if self._dr.latency else action
+        a = self._dr.action(np.array(action, np.float64)) if self._dr.latency else action  # a copy: callers reuse buffers
         self._ctrl[:] = a  # MuJoCo clamps it to the actuator's ctrlrange [−1, 1]
         (a,) = self._ctrl.tolist()
         if not math.isfinite(a):

@@ -301,7 +301,7 @@ class NavigationEnv(gym.Env):
         return float(np.linalg.norm(self.goal_pos - self.robot_pos))
 
     def step(self, action):
-        a = self._dr.action(action) if self._dr.latency else action
+        a = self._dr.action(np.array(action, np.float64)) if self._dr.latency else action  # a copy: callers reuse buffers
         # MuJoCo clamps ctrl to each actuator's ctrlrange (±1, turn ±3 = clip(a)·TURN_RATE), so no np.clip here
         np.multiply(a, self._ctrl_scale, out=self._ctrl)
         c0, c1 = self._ctrl.tolist()
