@@ -1,10 +1,12 @@
 """Simulation speed: env steps/s for each task alone and vectorised, against the raw simulator stepping the
 very same model in the same run, and batched torch env-steps/s.
 
-    python -m bench sim_speed [--seconds 1.0] [--batch 100000]
+    python -m bench sim_speed [--seconds 2.0] [--batch 100000]
 
-"raw" = the bare physics call a step is made of (frame_skip × mujoco.mj_step with ctrl set, or the numpy
-update for the analytic tasks), no Python env around it; ratio = ours / raw (target ≥ 0.8).
+"raw" = the bare physics a step is made of, on the very same model and client: MuJoCo: ctrl written, then one
+mujoco.mj_step(model, data, frame_skip) call; PyBullet: the same setJointMotorControlArray, then frame_skip ×
+stepSimulation; analytic tasks: the bare numpy update. No observation, cost or info. ratio = ours / raw
+(target ≥ 0.8).
 """
 from __future__ import annotations
 
@@ -31,9 +33,32 @@ def _rate(fn, seconds: float) -> float:
             return n / elapsed
 
 
-def env_rate(env, seconds):
+def interleaved(fns: dict, seconds: float, rounds: int = 8) -> dict:
+    """Rates of several step functions measured in alternating slices (round-robin, `rounds` times): on a
+    machine shared with other jobs, load drifts over seconds, and timing `ours` and `raw` one after the other
+    would fold that drift into the ratio. Returns the per-round rates of each function."""
+    rates = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            rates[k].append(_rate(fn, seconds / rounds))
+    return {k: np.array(v) for k, v in rates.items()}
+
+
+def paired_ratio(ours, raw) -> str:
+    """Median of the per-round ratios ours/raw (each round's two slices ran back to back) and their range."""
+    r = ours / raw
+    return f"{np.median(r):.2f} ({r.min():.2f}–{r.max():.2f})"
+
+
+def bench_actions(env, amplitude: float = 1.0) -> np.ndarray:
+    """1000 uniform random actions in ±amplitude (seeded): ours and raw are driven by the same sequence."""
+    return amplitude * np.random.default_rng(0).uniform(-1, 1, (1000,) + env.action_space.shape).astype(np.float32)
+
+
+def env_stepper(env, actions=None):
+    """A step function for `env` that replays `actions` and resets when an episode ends."""
     env.reset(seed=0)
-    actions = np.random.default_rng(0).uniform(-1, 1, (1000,) + env.action_space.shape).astype(np.float32)
+    actions = bench_actions(env) if actions is None else actions
     i = [0]
 
     def step():
@@ -42,53 +67,111 @@ def env_rate(env, seconds):
         if term or trunc:
             env.reset()
 
-    return _rate(step, seconds)
+    return step
 
 
-def raw_mujoco_rate(sim, act_dim, seconds, copies=1):
+def env_rate(env, seconds):
+    return _rate(env_stepper(env), seconds)
+
+
+def mean_episode_length(env, actions, steps: int = 2000) -> int:
+    """Steps per episode of `env` under `actions` (on a throw-away run), capped at 200."""
+    env.reset(seed=0)
+    episodes = 1
+    for t in range(steps):
+        _, _, term, trunc, _ = env.step(actions[t % len(actions)])
+        if term or trunc:
+            env.reset()
+            episodes += 1
+    return max(1, min(200, steps // episodes))
+
+
+def raw_mujoco_stepper(env, actions, copies=1):
+    """`copies` MjData of the env's model, each: the ctrl our env would write for `actions` (clipped and
+    scaled, e.g. the Point's turn rate), then frame_skip physics steps in one C call. The state is reset as
+    often as our env's episodes end under the same actions, so both simulate the same regime (a cart-pole
+    left running would spend its time against the rail stops, where the solver does extra work)."""
     import mujoco
 
+    reset_every = mean_episode_length(env, actions)
+
+    u = env.unwrapped
+    sim = u.sim
+    env.reset(seed=0)
+    qpos0 = sim.data.qpos.copy()  # an episode's start state (not whatever state the env is in later)
     datas = [mujoco.MjData(sim.model) for _ in range(copies)]
     for d in datas:
-        d.qpos[:] = sim.data.qpos
+        d.qpos[:] = qpos0
         mujoco.mj_forward(sim.model, d)
-    ctrl = np.random.default_rng(0).uniform(-1, 1, (1000, act_dim))
+    ctrl = np.clip(actions.astype(np.float64), -1, 1) * getattr(u, "_ctrl_scale", 1.0)
     i = [0]
 
     def step():
         for d in datas:
             d.ctrl[:] = ctrl[i[0] % 1000]
-            for _ in range(sim.frame_skip):
-                mujoco.mj_step(sim.model, d)
+            mujoco.mj_step(sim.model, d, sim.frame_skip)
         i[0] += 1
-        if i[0] % 200 == 0:  # keep the state bounded, like an episode reset
+        if i[0] % reset_every == 0:
             for d in datas:
                 mujoco.mj_resetData(sim.model, d)
-                d.qpos[:] = sim.data.qpos
+                d.qpos[:] = qpos0
+                mujoco.mj_forward(sim.model, d)  # as our reset does
 
-    return _rate(step, seconds) * copies
-
-
-def raw_bullet_rate(sim, seconds):
-    """frame_skip × stepSimulation on the env's own PyBullet client (motors hold their last command)."""
-    return _rate(sim.step, seconds)
+    return step
 
 
-def vector_rate(env_id, copies, seconds):
+def raw_bullet_stepper(env, actions):
+    """A second copy of the env (its own PyBullet client, same URDFs and settings) driven through the bare
+    pybullet module: the motor commands our env writes for `actions` (same setJointMotorControlArray: joints,
+    mode, targets, forces, gains; the A1Velocity gait's joint targets precomputed outside the timing), then
+    frame_skip × stepSimulation."""
+    import pybullet
+
+    from sim.panda import ARM_JOINTS, PandaEnv
+    from sim.quadruped import _KD_LIST, _KP_LIST, LEG_JOINTS, STAND, QuadrupedVelocityEnv, TrotGait
+
+    u = env.unwrapped
+    u.reset(seed=0)
+    cid, robot, frame_skip = u.sim.client_id, u.robot, u.sim.frame_skip
+    a = np.clip(actions.astype(np.float64), -1, 1)
+    if isinstance(u, PandaEnv):
+        joints, mode, forces = ARM_JOINTS, pybullet.VELOCITY_CONTROL, u.max_force.tolist()
+        targets = (a * u.max_velocity).tolist()
+        gains = {}
+    else:
+        joints, mode, forces = LEG_JOINTS, pybullet.POSITION_CONTROL, u.max_force.tolist()
+        if isinstance(u, QuadrupedVelocityEnv):
+            gait = TrotGait()
+            targets = [gait.joint_targets(c * u.COMMAND_SCALE, u.dt).tolist() for c in a]
+        else:  # SQRL locomotion: offsets around the standing pose
+            targets = (STAND + 0.5 * a).tolist()
+        gains = {"positionGains": _KP_LIST, "velocityGains": _KD_LIST}
+    key = "targetVelocities" if mode == pybullet.VELOCITY_CONTROL else "targetPositions"
+    i = [0]
+
+    def step():
+        pybullet.setJointMotorControlArray(robot, joints, mode, forces=forces, physicsClientId=cid,
+                                           **{key: targets[i[0] % 1000]}, **gains)
+        for _ in range(frame_skip):
+            pybullet.stepSimulation(physicsClientId=cid)
+        i[0] += 1
+
+    return step
+
+
+def vector_stepper(env_id, copies, amplitude=1.0):
     from sim.vector import make_vector
 
     venv = make_vector(env_id, copies)
     venv.reset(seed=0)
-    actions = np.random.default_rng(0).uniform(-1, 1, (1000,) + venv.action_space.shape).astype(np.float32)
+    actions = amplitude * np.random.default_rng(0).uniform(-1, 1, (1000,) + venv.action_space.shape).astype(np.float32)
     i = [0]
 
     def step():
         venv.step(actions[i[0] % 1000])  # finished copies auto-reset inside the vector env
         i[0] += 1
 
-    rate = _rate(step, seconds) * copies
-    venv.close()
-    return rate
+    return step
 
 
 def batched_rate(cls, n, seconds, **kw):
@@ -109,7 +192,7 @@ def main() -> int:
     from sim.pendulum import pendulum_step
 
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--seconds", type=float, default=1.0)
+    p.add_argument("--seconds", type=float, default=2.0, help="per step function, split into 8 interleaved slices")
     p.add_argument("--batch", type=int, default=100_000)
     p.add_argument("--copies", type=int, default=8)
     args = p.parse_args()
@@ -117,41 +200,43 @@ def main() -> int:
           f"mujoco {__import__('mujoco').__version__}, torch {torch.__version__}")
 
     rows = []
+    n = args.copies
     # MuJoCo tasks: ours (gymnasium.make, with its default wrappers) vs raw mj_step on the same model
     for env_id in ["SafeShield/CartPoleSwing-v0", "SafeShield/PointGoal-Hazard0.30-v0", "SafeShield/CarGoal-Pillar0.25-v0",
                    "SafeShield/PointTraps-v0"]:
         env = gym.make(env_id)
-        ours = env_rate(env, args.seconds)
-        sim_ = env.unwrapped.sim
-        raw = raw_mujoco_rate(sim_, env.action_space.shape[0], args.seconds)
-        vec = vector_rate(env_id, args.copies, args.seconds)
-        raw_vec = raw_mujoco_rate(sim_, env.action_space.shape[0], args.seconds, copies=args.copies)
-        rows.append((env_id, ours, raw, vec, raw_vec))
-    # PyBullet tasks: ours vs frame_skip × stepSimulation on the same client; vectorised vs 8 raw clients
-    for env_id in ["SafeShield/PandaKeepout-v0", "SafeShield/A1Velocity-v0", "SafeShield/A1Run-v0"]:
-        env = gym.make(env_id)
-        ours = env_rate(env, args.seconds)
-        env.reset(seed=0)
-        raw = raw_bullet_rate(env.unwrapped.sim, args.seconds)
-        vec = vector_rate(env_id, args.copies, args.seconds)
-        rows.append((env_id, ours, raw, vec, raw))  # raw ×N = N clients in series = raw rate per env-step
+        actions = bench_actions(env)
+        r = interleaved({"ours": env_stepper(env, actions), "raw": raw_mujoco_stepper(env, actions),
+                         "vec": vector_stepper(env_id, n), "raw_vec": raw_mujoco_stepper(env, actions, n)}, args.seconds)
+        rows.append((env_id, 1.0, r["ours"], r["raw"], r["vec"] * n, r["raw_vec"] * n))
+    # PyBullet tasks: ours vs the same command + frame_skip × stepSimulation on a second client; vectorised vs
+    # raw per env-step (N clients stepped in series cost N × one). Quadrupeds get ±0.2 actions: with ±1 noise
+    # the A1 falls within a few steps and the 25-step settling reset would dominate the timing.
+    for env_id, amplitude in [("SafeShield/PandaKeepout-v0", 1.0), ("SafeShield/A1Velocity-v0", 1.0), ("SafeShield/A1Run-v0", 0.2)]:
+        env, twin = gym.make(env_id), gym.make(env_id)
+        actions = bench_actions(env, amplitude)
+        r = interleaved({"ours": env_stepper(env, actions), "raw": raw_bullet_stepper(twin, actions),
+                         "vec": vector_stepper(env_id, n, amplitude)}, args.seconds)
+        rows.append((env_id, amplitude, r["ours"], r["raw"], r["vec"] * n, r["raw"]))
         env.close()
+        twin.close()
     # analytic numpy tasks: raw = the bare numpy update
     env = gym.make("SafeShield/PendulumUpright-v0")
     state, act = np.array([0.3, -0.9]), np.array([0.1])
-    raw = _rate(lambda: pendulum_step(state, act), args.seconds)
-    rows.append(("SafeShield/PendulumUpright-v0", env_rate(env, args.seconds), raw, vector_rate("SafeShield/PendulumUpright-v0", args.copies, args.seconds), None))
-    rows.append(("SafeShield/DrunkSpider-v0", env_rate(gym.make("SafeShield/DrunkSpider-v0"), args.seconds), None, None, None))
+    r = interleaved({"ours": env_stepper(env), "raw": lambda: pendulum_step(state, act),
+                     "vec": vector_stepper("SafeShield/PendulumUpright-v0", n)}, args.seconds)
+    rows.append(("SafeShield/PendulumUpright-v0", 1.0, r["ours"], r["raw"], r["vec"] * n, None))
+    rows.append(("SafeShield/DrunkSpider-v0", 1.0, env_rate(gym.make("SafeShield/DrunkSpider-v0"), args.seconds), None, None, None))
 
-    def fmt(x):
-        return "–" if x is None else f"{x:,.0f}"
+    def fmt(x):  # a rate, or the median of per-round rates
+        return "–" if x is None else f"{np.median(x):,.0f}"
 
-    print(f"\n| task | ours steps/s | raw steps/s | ratio | vector ×{args.copies} env-steps/s | raw ×{args.copies} | ratio |")
-    print("|---|---|---|---|---|---|---|")
-    for env_id, ours, raw, vec, raw_vec in rows:
-        r1 = "–" if raw is None else f"{ours / raw:.2f}"
-        r2 = "–" if raw_vec is None or vec is None else f"{vec / raw_vec:.2f}"
-        print(f"| {env_id} | {fmt(ours)} | {fmt(raw)} | {r1} | {fmt(vec)} | {fmt(raw_vec)} | {r2} |")
+    print(f"\n| task | actions | ours steps/s | raw steps/s | ratio: median (range) | vector ×{n} env-steps/s | raw ×{n} | ratio |")
+    print("|---|---|---|---|---|---|---|---|")
+    for env_id, amplitude, ours, raw, vec, raw_vec in rows:
+        r1 = "–" if raw is None else paired_ratio(ours, raw)
+        r2 = "–" if raw_vec is None or vec is None else paired_ratio(vec, raw_vec)
+        print(f"| {env_id} | ±{amplitude:g} | {fmt(ours)} | {fmt(raw)} | {r1} | {fmt(vec)} | {fmt(raw_vec)} | {r2} |")
 
     print(f"\n| batched torch ({args.batch:,} copies) | threads | env-steps/s |")
     print("|---|---|---|")
@@ -160,6 +245,15 @@ def main() -> int:
         for name, cls, kw in [("pendulum", batched.BatchedPendulum, {}), ("point mass", batched.BatchedPointMass, {}),
                               ("cart-pole (RK4)", batched.BatchedCartPole, {"task": "swing"})]:
             print(f"| {name} | {threads} | {batched_rate(cls, args.batch, args.seconds, **kw):,.0f} |")
+    # the same torch dynamics behind Gymnasium's VectorEnv API (numpy in/out, float64, info arrays)
+    torch.set_num_threads(1)
+    print(f"\n| gymnasium.make_vec (vector_entry_point, {args.batch:,} copies, 1 thread) | env-steps/s |")
+    print("|---|---|")
+    for env_id in ("SafeShield/PendulumUpright-v0", "SafeShield/CartPoleSwing-v0"):
+        venv = gym.make_vec(env_id, num_envs=args.batch)
+        venv.reset(seed=0)
+        actions = np.random.default_rng(0).uniform(-1, 1, (args.batch, 1))
+        print(f"| {env_id} | {_rate(lambda: venv.step(actions), args.seconds) * args.batch:,.0f} |")
     return 0
 
 

@@ -12,6 +12,8 @@ Ids (all Gymnasium 1.x; info["cost"] float and info["unsafe"] bool on every step
                         SafeShield/A1Run-v0, A1RunFast-v0, A1RunFriction-v0 (PyBullet A1, 1000 steps)
   Shield robots         SafeShield/A1Velocity-v0 (vx, vy, yaw rate → trot gait, pillars, 1000 steps)
                         SafeShield/PandaKeepout-v0 (7 joint velocities, keep-out box, 500 steps)
+  CGPO (cgpo.md)        SafeShield/CGPOCartPole-v0 (T 300), CGPOPointMass-v0 (T 200), CGPOFunction-v0 (T 100):
+                        differentiable torch dynamics (sim.differentiable), Σ cost ≤ bound over T
 The registered ids never change meaning; new variants get new ids.
 """
 from __future__ import annotations
@@ -19,9 +21,10 @@ from __future__ import annotations
 from gymnasium.envs.registration import register, registry
 
 
-def _register(env_id: str, entry_point: str, max_episode_steps: int, **kwargs) -> None:
+def _register(env_id: str, entry_point: str, max_episode_steps: int, vector_entry_point: str | None = None, **kwargs) -> None:
     if env_id not in registry:  # importing twice (e.g. reloads in tests) must not raise
-        register(id=env_id, entry_point=entry_point, max_episode_steps=max_episode_steps, kwargs=kwargs)
+        register(id=env_id, entry_point=entry_point, max_episode_steps=max_episode_steps,
+                 vector_entry_point=vector_entry_point, kwargs=kwargs)
 
 
 # Foundation: the shield demo's point robot (sim/point_robot.py)
@@ -29,10 +32,12 @@ _register("SafeShield/PointHazards-v0", "sim.point_robot:PointHazardsEnv", 400)
 
 # ---- sim suite registrations (issue 3; owned by the sim engineer) -------------------------------
 # CRABS
-_register("SafeShield/PendulumUpright-v0", "sim.pendulum:PendulumEnv", 200, task="upright")
-_register("SafeShield/PendulumTilt-v0", "sim.pendulum:PendulumEnv", 200, task="tilt")
-_register("SafeShield/CartPoleMove-v0", "sim.cartpole:CartPoleEnv", 1000, task="move")
-_register("SafeShield/CartPoleSwing-v0", "sim.cartpole:CartPoleEnv", 1000, task="swing")
+# (gymnasium.make_vec on these ids gives the batched torch VectorEnv of sim/batched_vector.py; "sync" gives copies)
+_PENDULUM_VEC, _CARTPOLE_VEC = "sim.batched_vector:pendulum_vector", "sim.batched_vector:cartpole_vector"
+_register("SafeShield/PendulumUpright-v0", "sim.pendulum:PendulumEnv", 200, _PENDULUM_VEC, task="upright")
+_register("SafeShield/PendulumTilt-v0", "sim.pendulum:PendulumEnv", 200, _PENDULUM_VEC, task="tilt")
+_register("SafeShield/CartPoleMove-v0", "sim.cartpole:CartPoleEnv", 1000, _CARTPOLE_VEC, task="move")
+_register("SafeShield/CartPoleSwing-v0", "sim.cartpole:CartPoleEnv", 1000, _CARTPOLE_VEC, task="swing")
 # Safety-Gym-style navigation (SIS: 4 hazards 0.15 / 0.30, 4 pillars 0.15 / 0.25; CSC traps)
 for _robot in ("Point", "Car"):
     for _obstacle, _size in (("Hazard", "0.15"), ("Hazard", "0.30"), ("Pillar", "0.15"), ("Pillar", "0.25")):
@@ -58,4 +63,8 @@ _register("SafeShield/A1RunFriction-v0", "sim.quadruped:QuadrupedLocomotionEnv",
 # Shield robots (PyBullet)
 _register("SafeShield/A1Velocity-v0", "sim.quadruped:QuadrupedVelocityEnv", 1000)
 _register("SafeShield/PandaKeepout-v0", "sim.panda:PandaEnv", 500)
+# CGPO (cgpo.md): differentiable torch tasks with a numpy Gymnasium face; episode length = the task's horizon T
+_register("SafeShield/CGPOCartPole-v0", "sim.differentiable:DifferentiableEnv", 300, task="CartPole")
+_register("SafeShield/CGPOPointMass-v0", "sim.differentiable:DifferentiableEnv", 200, task="PointMass")
+_register("SafeShield/CGPOFunction-v0", "sim.differentiable:DifferentiableEnv", 100, task="Function")
 # ---- end of sim suite registrations -------------------------------------------------------------

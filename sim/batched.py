@@ -164,6 +164,8 @@ class BatchedEnv:
         self.t += 1
         truncated = (self.t >= self.horizon) & ~terminated
         done = terminated | truncated
+        self.unsafe = unsafe
+        self.final_state = next_state  # before the auto-reset: the finished copies' last states
         if bool(done.any()):
             fresh = self.initial_state(int(done.sum()))
             next_state = next_state.clone()

@@ -8,6 +8,8 @@ A violation ends the episode with reward −penalty (10 in the CRABS code, 30 in
 """
 from __future__ import annotations
 
+import math
+
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
@@ -51,6 +53,10 @@ class CartPoleEnv(gym.Env):
         high = np.array([1.0, np.pi / 2, np.inf, np.inf], np.float32)
         self.observation_space = spaces.Box(-high, high, dtype=np.float32)
         self._dr = None
+        self._theta_limit = THETA_LIMITS[task]
+        d = self.sim.data  # cached views into MjData
+        self._ctrl, self._qpos, self._qvel = d.ctrl, d.qpos, d.qvel
+        self._state_buf = np.empty(4)
 
     @property
     def state(self) -> np.ndarray:
@@ -70,13 +76,20 @@ class CartPoleEnv(gym.Env):
         return self._obs(), self._info()
 
     def step(self, action):
-        a = min(max(float(np.asarray(action).reshape(-1)[0]), -1.0), 1.0)
-        self.sim.step(self._dr.action(np.array([a])) if self._dr.latency else a)
-        state = self.state
-        info = self._info(state)
-        terminated = info["unsafe"]
-        reward = -self.violation_penalty if terminated else self.reward(state)
-        return self._obs(state), reward, terminated, False, info
+        a = self._dr.action(np.array(action, np.float64)) if self._dr.latency else action  # a copy: callers reuse buffers
+        self._ctrl[:] = a  # MuJoCo clamps it to the actuator's ctrlrange [−1, 1]
+        (a,) = self._ctrl.tolist()
+        if not math.isfinite(a):
+            raise ValueError(f"action must be finite, got {action!r}")
+        self.sim.step_written()
+        x, theta = self._qpos.tolist()
+        # scalar test on the hot path; equals self.safe_set.is_unsafe (tests check both)
+        unsafe = abs(x) > X_LIMIT or abs(theta) > self._theta_limit
+        reward = -self.violation_penalty if unsafe else (x**2 if self.task == "move" else theta**2)
+        state = self._state_buf
+        state[:2], state[2:] = self._qpos, self._qvel
+        obs = self._dr.observation(state) if self._dr.noise_std else state
+        return obs.astype(np.float32), reward, unsafe, False, {"cost": float(unsafe), "unsafe": unsafe}
 
     def _obs(self, state=None):
         state = self.state if state is None else state

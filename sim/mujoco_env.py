@@ -35,7 +35,11 @@ class MujocoSim:
 
     def step(self, ctrl):
         self.data.ctrl[:] = ctrl
-        self._mujoco.mj_step(self.model, self.data, self.frame_skip)  # one C call for all frames
+        self.step_written()
+
+    def step_written(self):
+        """frame_skip physics steps with the ctrl already written into data.ctrl (one C call for all)."""
+        self._mujoco.mj_step(self.model, self.data, self.frame_skip)
 
     def scale_physics(self, mass: float = 1.0, friction: float = 1.0, motor: float = 1.0):
         """Domain randomisation hook: scale masses, friction and actuator gear relative to the XML values."""

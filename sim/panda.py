@@ -18,10 +18,12 @@ import numpy as np
 from gymnasium import spaces
 
 from sim.pybullet_env import BulletSim
+from sim.randomization import DomainRandomization
 
 ARM_JOINTS = list(range(7))
 CHECKED_LINKS = [3, 4, 5, 6, 8, 11]  # link3 … link7, hand, grasp target (frame origins)
 EE_LINK = 11
+assert CHECKED_LINKS[-1] == EE_LINK  # _observe reads the end effector from the checked links
 HOME = np.array([0.0, -0.3, 0.0, -2.2, 0.0, 2.0, 0.785])
 KEEPOUT_LOW = np.array([0.25, 0.25, 0.0])  # m, base frame (the base is at the origin)
 KEEPOUT_HIGH = np.array([0.75, 0.75, 0.9])
@@ -30,8 +32,14 @@ KEEPOUT_HIGH = np.array([0.75, 0.75, 0.9])
 class PandaEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 60}
 
-    def __init__(self, joint_margin: float = 0.05, terminate_on_unsafe: bool = False, render_mode=None):
+    def __init__(self, joint_margin: float = 0.05, terminate_on_unsafe: bool = False,
+                 randomization: DomainRandomization | None = None, render_mode=None):
         self.render_mode = render_mode
+        # link masses, joint friction (joint damping here: the arm touches nothing), motor strength (the
+        # velocity motors' effort limits), action latency, observation noise
+        self.randomization = randomization or DomainRandomization()
+        self._dr = self.randomization.episode(np.random.default_rng(0))  # replaced at every reset
+        self._dynamics_scaled = False
         self.terminate_on_unsafe = terminate_on_unsafe
         self.sim = BulletSim(1 / 240, 4)
         self.dt = self.sim.dt
@@ -41,6 +49,7 @@ class PandaEnv(gym.Env):
         self.joint_low = np.array([i[8] for i in info]) + joint_margin
         self.joint_high = np.array([i[9] for i in info]) - joint_margin
         self.max_force = np.array([i[10] for i in info])
+        self._force_list = self.max_force.tolist()
         self.max_velocity = np.array([i[11] for i in info])
         self.keepout_low, self.keepout_high = KEEPOUT_LOW.copy(), KEEPOUT_HIGH.copy()
         box = p.createVisualShape(p.GEOM_BOX, halfExtents=((KEEPOUT_HIGH - KEEPOUT_LOW) / 2).tolist(), rgbaColor=[0.9, 0.2, 0.2, 0.35])
@@ -48,6 +57,9 @@ class PandaEnv(gym.Env):
         self.action_space = spaces.Box(-1.0, 1.0, shape=(7,), dtype=np.float32)
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(20,), dtype=np.float32)
         self.target = np.zeros(3)
+        self._links = list(range(-1, p.getNumJoints(self.robot)))
+        self._base_inertia = {l: p.getDynamicsInfo(self.robot, l)[:3:2] for l in self._links}  # (mass, inertia diag)
+        self._base_damping = {l: (p.getJointInfo(self.robot, l)[6] if l >= 0 else 0.0) for l in self._links}
         self._initial_state = p.saveState()  # restoring it makes resets bit-reproducible
 
     # closed-form unsafe set ---------------------------------------------------------------------
@@ -73,6 +85,8 @@ class PandaEnv(gym.Env):
         options = options or {}
         q0 = np.asarray(options.get("q", HOME), float)
         self.sim.p.restoreState(self._initial_state)
+        self._dr = self.randomization.episode(self.np_random)
+        self._apply_physics_scales(self._dr.scales)
         for j, q in zip(ARM_JOINTS, q0):
             self.sim.p.resetJointState(self.robot, j, q, 0.0)
         self.sim.p.setJointMotorControlArray(self.robot, ARM_JOINTS, self.sim.p.VELOCITY_CONTROL,
@@ -80,31 +94,56 @@ class PandaEnv(gym.Env):
         # reach targets in front of the robot, away from the keep-out box
         default_target = self.np_random.uniform([0.3, -0.5, 0.2], [0.6, 0.0, 0.7])
         self.target = np.asarray(options.get("target", default_target), float)
-        return self._obs(), self._info()
+        return self._observe()
+
+    def _apply_physics_scales(self, scales):
+        """Masses and joint damping (the friction knob) ×scale; effort limits ×motor. Left untouched while the
+        scales are 1 and were 1 before, so an env without randomisation is the plain URDF bit for bit."""
+        unit = all(v == 1.0 for v in scales.values())
+        if unit and not self._dynamics_scaled:
+            return
+        p = self.sim.p
+        for link in self._links:
+            mass, inertia = self._base_inertia[link]
+            k = scales["mass"]  # same shape, denser material: mass and inertia scale together
+            p.changeDynamics(self.robot, link, mass=mass * k, localInertiaDiagonal=[i * k for i in inertia])
+            if link >= 0:
+                p.changeDynamics(self.robot, link, jointDamping=self._base_damping[link] * scales["friction"])
+        self._force_list = (self.max_force * scales["motor"]).tolist()
+        self._dynamics_scaled = not unit
+
+    def command(self, action):
+        """Write the velocity targets for `action` (what a raw PyBullet loop would write, too)."""
+        a = np.clip(np.asarray(action, float).reshape(7), -1.0, 1.0)
+        if self._dr.latency:
+            a = self._dr.action(a)
+        self.sim.p.setJointMotorControlArray(self.robot, ARM_JOINTS, self.sim.p.VELOCITY_CONTROL,
+                                             targetVelocities=(a * self.max_velocity).tolist(), forces=self._force_list)
 
     def step(self, action):
-        a = np.clip(np.asarray(action, float).reshape(7), -1.0, 1.0)
-        self.sim.p.setJointMotorControlArray(self.robot, ARM_JOINTS, self.sim.p.VELOCITY_CONTROL,
-                                             targetVelocities=(a * self.max_velocity).tolist(), forces=self.max_force)
+        self.command(action)
         self.sim.step()
-        info = self._info()
+        obs, info = self._observe()
         reward = -float(np.linalg.norm(info["ee_pos"] - self.target))
         terminated = bool(self.terminate_on_unsafe and info["unsafe"])
-        return self._obs(), reward, terminated, False, info
+        return obs, reward, terminated, False, info
 
-    def _obs(self):
-        q, qd = self.joint_state()
-        ee = self.sim.p.getLinkState(self.robot, EE_LINK)[4]
-        return np.concatenate([q, qd, ee, self.target]).astype(np.float32)
-
-    def _info(self):
-        q, _ = self.joint_state()
-        points = self.checked_points()
-        in_box = bool(self.in_keepout(points).any())
-        at_limit = bool(self.joints_out_of_limits(q))
+    def _observe(self):
+        """Observation and info from one getJointStates and one getLinkStates call; the unsafe tests run on plain
+        floats (six points, seven joints: numpy's per-call cost would exceed the arithmetic)."""
+        p = self.sim.p
+        states = p.getJointStates(self.robot, ARM_JOINTS)
+        points = [l[4] for l in p.getLinkStates(self.robot, CHECKED_LINKS)]  # world link-frame origins
+        q = [s[0] for s in states]
+        obs = np.empty(20)
+        obs[:7], obs[7:14], obs[14:17], obs[17:] = q, [s[1] for s in states], points[-1], self.target
+        lo, hi = self.keepout_low.tolist(), self.keepout_high.tolist()  # read per step: the attributes are public
+        in_box = any(all(l <= c <= h for c, l, h in zip(pt, lo, hi)) for pt in points)
+        at_limit = any(not (l <= v <= h) for v, l, h in zip(q, self.joint_low.tolist(), self.joint_high.tolist()))
         unsafe = in_box or at_limit
-        return {"cost": float(unsafe), "unsafe": unsafe, "in_keepout": in_box, "joint_limit": at_limit,
-                "ee_pos": points[-1], "q": q}
+        return self._dr.observation(obs).astype(np.float32), {
+            "cost": float(unsafe), "unsafe": unsafe, "in_keepout": in_box, "joint_limit": at_limit,
+            "ee_pos": obs[14:17].copy(), "q": obs[:7].copy()}
 
     def render(self):
         if self.render_mode == "rgb_array":

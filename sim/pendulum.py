@@ -15,6 +15,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from sim.randomization import DomainRandomization
 from sim.render import Canvas
 from sim.safe_sets import BoxSafeSet
 
@@ -31,10 +32,14 @@ def wrap_angle(theta):
     return (theta + np.pi) % (2 * np.pi) - np.pi
 
 
-def pendulum_step(state, action):
-    """One Gym-v0 pendulum step on numpy arrays [..., 2] / [..., 1]; returns the next (wrapped) state."""
+def pendulum_step(state, action, torque_scale: float = 1.0):
+    """One Gym-v0 pendulum step on numpy arrays [..., 2] / [..., 1]; returns the next (wrapped) state.
+    `torque_scale` (domain randomisation) = motor strength / rod mass: the torque term 3u/(m l²) scales with it,
+    the gravity term 3g/(2l)·sin θ of a uniform rod does not depend on its mass."""
     theta, theta_dot = state[..., 0], state[..., 1]
     u = MAX_TORQUE * np.clip(action[..., 0], -1.0, 1.0)
+    if torque_scale != 1.0:
+        u = u * torque_scale
     new_dot = theta_dot + (15.0 * np.sin(theta) + 3.0 * u) * DT
     new_theta = theta + new_dot * DT
     new_dot = np.clip(new_dot, -MAX_SPEED, MAX_SPEED)
@@ -49,7 +54,13 @@ class PendulumEnv(gym.Env):
     #: the unsafe set in closed form: unsafe iff |θ| > 1.5 (state index 0)
     safe_set = BoxSafeSet(index=(0,), low=(-THETA_LIMIT,), high=(THETA_LIMIT,), names=("theta",))
 
-    def __init__(self, task: str = "upright", violation_penalty: float = 30.0, render_mode: str | None = None):
+    def __init__(
+        self,
+        task: str = "upright",
+        violation_penalty: float = 30.0,
+        randomization: DomainRandomization | None = None,
+        render_mode: str | None = None,
+    ):
         if task not in ("upright", "tilt"):
             raise ValueError(f"task must be 'upright' or 'tilt', got {task!r}")
         self.task = task
@@ -62,6 +73,10 @@ class PendulumEnv(gym.Env):
             np.array([-np.pi, -MAX_SPEED], np.float32), np.array([np.pi, MAX_SPEED], np.float32), dtype=np.float32
         )
         self.state = self.s0.copy()
+        # mass, motor strength, action latency, observation noise (friction: the model has none, ignored)
+        self.randomization = randomization or DomainRandomization()
+        self._dr = self.randomization.episode(np.random.default_rng(0))  # replaced at every reset
+        self._torque_scale = 1.0
 
     def is_unsafe(self, states) -> np.ndarray:
         """Vectorised unsafe test on states [..., 2]."""
@@ -73,6 +88,8 @@ class PendulumEnv(gym.Env):
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
+        self._dr = self.randomization.episode(self.np_random)
+        self._torque_scale = self._dr.scales["motor"] / self._dr.scales["mass"]
         # s0 is deterministic in CRABS; options={"state": [θ, θ̇]} places the pendulum by hand.
         state = self.s0 if options is None or "state" not in options else options["state"]
         self.state = np.asarray(state, dtype=np.float64).copy()
@@ -80,14 +97,16 @@ class PendulumEnv(gym.Env):
 
     def step(self, action):
         a = np.clip(np.asarray(action, dtype=np.float64).reshape(1), -1.0, 1.0)
-        self.state = pendulum_step(self.state, a)
+        if self._dr.latency:
+            a = self._dr.action(a)
+        self.state = pendulum_step(self.state, a, self._torque_scale)
         info = self._info()
         terminated = info["unsafe"]
         reward = -self.violation_penalty if terminated else self.reward(self.state)
         return self._obs(), reward, terminated, False, info
 
     def _obs(self):
-        return self.state.astype(np.float32)
+        return self._dr.observation(self.state).astype(np.float32)
 
     def _info(self):
         unsafe = bool(self.is_unsafe(self.state))

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
+HOT_CALLS = ("stepSimulation", "setJointMotorControlArray", "getJointStates", "getLinkStates", "getLinkState",
+             "getBasePositionAndOrientation", "getBaseVelocity", "getEulerFromQuaternion", "getMatrixFromQuaternion",
+             "getContactPoints")
+
 
 class BulletSim:
     def __init__(self, timestep: float, frame_skip: int):
@@ -11,6 +15,11 @@ class BulletSim:
         from pybullet_utils import bullet_client
 
         self.p = bullet_client.BulletClient(connection_mode=pybullet.DIRECT)
+        # BulletClient.__getattr__ builds a functools.partial (after an inspect check) on every call; bind the
+        # per-step calls once as instance attributes so normal lookup finds them (measured: 21 lookups a step)
+        for name in HOT_CALLS:
+            setattr(self.p, name, getattr(self.p, name))
+        self.client_id = self.p._client
         self.p.setAdditionalSearchPath(pybullet_data.getDataPath())
         self.timestep, self.frame_skip = timestep, frame_skip
         self.dt = timestep * frame_skip
@@ -24,8 +33,9 @@ class BulletSim:
         self.p.setPhysicsEngineParameter(deterministicOverlappingPairs=1)
 
     def step(self):
+        step = self.p.stepSimulation
         for _ in range(self.frame_skip):
-            self.p.stepSimulation()
+            step()
 
     def render(self, target, distance=1.6, yaw=50, pitch=-30, width=320, height=240):
         view = self.p.computeViewMatrixFromYawPitchRoll(target, distance, yaw, pitch, 0, 2)

@@ -35,11 +35,13 @@ FALL_ANGLE, FALL_HEIGHT = 0.4, 0.15
 HIP_OFFSETS = np.array([[0.183, -0.047], [0.183, 0.047], [-0.183, -0.047], [-0.183, 0.047]])  # base frame
 L_HIP, L_UP, L_LOW = 0.08505, 0.2, 0.2
 LEG_SIDE = np.array([-1, 1, -1, 1])  # right legs' hip offset points to −y
+_HIP_OFFSETS, _LEG_SIDE = HIP_OFFSETS.tolist(), LEG_SIDE.tolist()  # plain floats for the per-step gait
 BODY_RADIUS = 0.3  # planar footprint for obstacle clearance (half the body length plus the feet)
 KP, KD = 0.1, 1.0  # PyBullet position/velocity gains of the joint servos
+_KP_LIST, _KD_LIST = [KP] * 12, [KD] * 12
 
 
-def leg_inverse_kinematics(foot, side: int) -> np.ndarray:
+def leg_inverse_kinematics(foot, side: int) -> tuple[float, float, float]:
     """Joint angles (abduction, hip, knee) putting the foot at `foot` = (x, y, z) in the hip frame.
     Knee from the law of cosines on the thigh–calf triangle; hip from the foot's fore-aft angle;
     abduction from rotating the leg plane (offset side·L_HIP from the hip) onto the foot's y-z position."""
@@ -52,7 +54,7 @@ def leg_inverse_kinematics(foot, side: int) -> np.ndarray:
     hip = math.asin(max(-1.0, min(1.0, -x / leg))) - knee / 2
     down = leg * math.cos(hip + knee / 2)  # leg-plane length below the hip, before abduction
     abduction = math.atan2(down * y + l_hip * z, l_hip * y - down * z)
-    return np.array([abduction, hip, knee])
+    return (abduction, hip, knee)
 
 
 class TrotGait:
@@ -68,25 +70,24 @@ class TrotGait:
         self.phase = 0.0
 
     def joint_targets(self, command, dt: float) -> np.ndarray:
-        vx, vy, wz = command
+        vx, vy, wz = (float(c) for c in command)
         self.phase = (self.phase + dt / self.period) % 1.0
         targets = []
-        for leg in range(4):
+        half = self.period / 2
+        for leg in range(4):  # plain floats: four tiny legs cost less without numpy's per-call overhead
             phase = (self.phase + (0.0 if leg in (0, 3) else 0.5)) % 1.0
-            hx, hy = HIP_OFFSETS[leg]
-            leg_v = np.array([vx - wz * hy, vy + wz * hx])
-            stride = leg_v * self.period / 2  # distance covered by the body during one stance
+            hx, hy = _HIP_OFFSETS[leg]
+            stride_x, stride_y = (vx - wz * hy) * half, (vy + wz * hx) * half  # body travel during one stance
             if phase < 0.5:  # stance: foot slides back from +stride/2 to −stride/2
-                s = phase / 0.5
-                xy = stride * (0.5 - s)
+                k = 0.5 - phase / 0.5
                 z = -self.height
             else:  # swing: forward again, lifted
                 s = (phase - 0.5) / 0.5
-                xy = stride * (s - 0.5)
+                k = s - 0.5
                 z = -self.height + self.lift * math.sin(math.pi * s)
-            foot = (xy[0], LEG_SIDE[leg] * L_HIP + xy[1], z)
-            targets.append(leg_inverse_kinematics(foot, LEG_SIDE[leg]))
-        return np.concatenate(targets)
+            side = _LEG_SIDE[leg]
+            targets.extend(leg_inverse_kinematics((stride_x * k, side * L_HIP + stride_y * k, z), side))
+        return np.array(targets)
 
 
 class _QuadrupedBase(gym.Env):
@@ -118,6 +119,7 @@ class _QuadrupedBase(gym.Env):
         for foot in FOOT_LINKS:
             p.changeDynamics(self.robot, foot, lateralFriction=self.foot_friction * scales["friction"])
         self._motor_scale = scales["motor"]
+        self._force_list = (self.max_force * self._motor_scale).tolist()  # built once per episode, not per step
 
     def _reset_robot(self, xy=(0.0, 0.0), yaw=0.0):
         p = self.sim.p
@@ -129,15 +131,14 @@ class _QuadrupedBase(gym.Env):
         p.resetBaseVelocity(self.robot, [0, 0, 0], [0, 0, 0])
         for j, q in zip(LEG_JOINTS, STAND):
             p.resetJointState(self.robot, j, q, 0.0)
-        self._command_joints(STAND)
+        self.command_joints(STAND)
         for _ in range(25):  # settle onto the feet (0.5 s), not part of the episode
             self.sim.step()
 
-    def _command_joints(self, targets):
+    def command_joints(self, targets):
         p = self.sim.p
-        p.setJointMotorControlArray(self.robot, LEG_JOINTS, p.POSITION_CONTROL, targetPositions=list(targets),
-                                    forces=(self.max_force * self._motor_scale).tolist(),
-                                    positionGains=[KP] * 12, velocityGains=[KD] * 12)
+        p.setJointMotorControlArray(self.robot, LEG_JOINTS, p.POSITION_CONTROL, targetPositions=np.asarray(targets).tolist(),
+                                    forces=self._force_list, positionGains=_KP_LIST, velocityGains=_KD_LIST)
 
     def base_state(self):
         p = self.sim.p
@@ -147,16 +148,16 @@ class _QuadrupedBase(gym.Env):
         rot = np.array(p.getMatrixFromQuaternion(quat)).reshape(3, 3)
         return np.array(pos), rpy, rot.T @ np.array(lin), rot.T @ np.array(ang), np.array(lin)
 
-    def _obs(self):
-        pos, rpy, v_body, w_body, _ = self.base_state()
+    def _obs(self, base=None):
+        pos, rpy, v_body, w_body, _ = self.base_state() if base is None else base
         joints = self.sim.p.getJointStates(self.robot, LEG_JOINTS)
-        q = [s[0] for s in joints]
-        qd = [s[1] for s in joints]
-        obs = np.concatenate([rpy, w_body, v_body, [pos[2]], q, qd])
+        obs = np.empty(34)
+        obs[0:3], obs[3:6], obs[6:9], obs[9] = rpy, w_body, v_body, pos[2]
+        obs[10:] = np.array([s[:2] for s in joints]).T.ravel()  # 12 angles, then 12 velocities
         return self._dr.observation(obs).astype(np.float32)
 
-    def fallen(self) -> bool:
-        pos, rpy, *_ = self.base_state()
+    def fallen(self, base=None) -> bool:
+        pos, rpy, *_ = self.base_state() if base is None else base
         return bool(abs(rpy[0]) > FALL_ANGLE or abs(rpy[1]) > FALL_ANGLE or pos[2] < FALL_HEIGHT)
 
     def render(self):
@@ -185,15 +186,16 @@ class QuadrupedLocomotionEnv(_QuadrupedBase):
 
     def step(self, action):
         a = np.clip(np.asarray(action, float).reshape(12), -1.0, 1.0)
-        self._command_joints(STAND + 0.5 * (self._dr.action(a) if self._dr.latency else a))
+        self.command_joints(STAND + 0.5 * (self._dr.action(a) if self._dr.latency else a))
         self.sim.step()
-        _, _, v_body, _, _ = self.base_state()
+        base = self.base_state()  # read once per step: obs, reward and the fall test share it
+        v_forward = float(base[2][0])
         acc = a - 2 * self._prev[0] + self._prev[1]
         self._prev = [a, self._prev[0]]
         vg = self.target_speed
-        reward = vg - abs(vg - float(np.clip(v_body[0], -0.8, 0.8))) - 0.01 * float(np.mean(np.abs(acc)))
-        fell = self.fallen()
-        return self._obs(), reward, fell, False, {"cost": float(fell), "unsafe": fell, "forward_speed": float(v_body[0])}
+        reward = vg - abs(vg - min(max(v_forward, -0.8), 0.8)) - 0.01 * float(np.abs(acc).mean())
+        fell = self.fallen(base)
+        return self._obs(base), reward, fell, False, {"cost": float(fell), "unsafe": fell, "forward_speed": v_forward}
 
 
 class QuadrupedVelocityEnv(_QuadrupedBase):
@@ -242,16 +244,17 @@ class QuadrupedVelocityEnv(_QuadrupedBase):
     def step(self, action):
         a = np.clip(np.asarray(action, float).reshape(3), -1.0, 1.0)
         command = (self._dr.action(a) if self._dr.latency else a) * self.COMMAND_SCALE
-        self._command_joints(self.gait.joint_targets(command, self.dt))
+        self.command_joints(self.gait.joint_targets(command, self.dt))
         self.sim.step()
-        _, _, v_body, w_body, _ = self.base_state()
+        base = self.base_state()
+        _, _, v_body, w_body, _ = base
         reward = -float(np.linalg.norm(v_body[:2] - command[:2])) - 0.1 * abs(float(w_body[2] - command[2]))
-        fell, hit = self.fallen(), self.collided()
-        info = self._info(fell, hit)
-        return self._obs(), reward, info["unsafe"], False, info
+        fell, hit = self.fallen(base), self.collided()
+        info = self._info(fell, hit, base)
+        return self._obs(base), reward, info["unsafe"], False, info
 
-    def _info(self, fell, hit):
-        pos, rpy, v_body, *_ = self.base_state()
+    def _info(self, fell, hit, base=None):
+        pos, rpy, v_body, *_ = self.base_state() if base is None else base
         unsafe = bool(fell or hit)
         return {"cost": float(unsafe), "unsafe": unsafe, "fall": bool(fell), "collision": bool(hit),
                 "base_pos": pos, "base_yaw": float(rpy[2]), "base_velocity": v_body, "obstacle_pos": self.obstacle_pos.copy()}

@@ -56,7 +56,7 @@ def save_strip(frames, path, every: int = 1, fps: int = 20) -> Path:
         images = [Image.fromarray(f) for f in frames]
         images[0].save(path, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
     else:
-        Image.fromarray(np.concatenate(frames, axis=1)).save(path)
+        Image.fromarray(np.concatenate(frames, axis=1)).save(path, optimize=True)  # README budget: < 300 KB in all
     return path
 
 

@@ -191,14 +191,18 @@ class NavigationEnv(gym.Env):
         self._pillar_geoms = set(self._obstacle_geoms) if obstacle == "pillar" else set()
         self._ctrl_scale = np.array([1.0, TURN_RATE]) if robot == "point" else np.ones(2)
         self._robot_geoms = {g for g in range(m.ngeom) if self._belongs_to_robot(m.geom_bodyid[g])}
-        self._pillar_array = np.array(sorted(self._pillar_geoms), int)
-        self._robot_array = np.array(sorted(self._robot_geoms), int)
+        self._touch_pairs = {(a, b) for a in self._pillar_geoms for b in self._robot_geoms}
+        self._touch_pairs |= {(b, a) for a, b in self._touch_pairs}
+        # cached views into MjData (its buffers live as long as the MjData): no per-step attribute lookups
+        d = self._data = self.sim.data
+        self._ctrl, self._imu, self._qvel2 = d.ctrl, d.sensordata[:12], d.qvel[:2]
+        self._xpos, self._xmat = d.xpos[self._robot_body], d.xmat[self._robot_body]
+        self._obs_buf = np.empty(12 + 2 * LIDAR_BINS)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
         obs_dim = 12 + 2 * LIDAR_BINS
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float32)
-        self.obstacle_pos = np.zeros((num_obstacles, 2))
-        self.goal_pos = np.zeros(2)
         self._radius_array = np.full(num_obstacles, self.obstacle_radius)
+        self._set_layout(np.zeros((num_obstacles, 2)), np.zeros(2))
 
     def _belongs_to_robot(self, body: int) -> bool:
         m = self.sim.model
@@ -245,7 +249,10 @@ class NavigationEnv(gym.Env):
         self._place(robot_xy, heading, obstacles, goal)
         self.health = self.max_health
         self._last_goal_dist = self._goal_dist()
-        return self._obs(), self._info(cost=0.0, failure=False, goal_met=False)
+        x, y, _ = self._xpos.tolist()
+        obs, d, ddot, inside = self._sense(x, y)
+        unsafe = self._obstacle_contact() if self.obstacle == "pillar" else inside > 0
+        return obs, self._info(0.0, False, False, x, y, d, ddot, unsafe)
 
     def _sample_layout(self):
         L, rng = self.layout, self.np_random
@@ -275,27 +282,34 @@ class NavigationEnv(gym.Env):
         else:
             d.qpos[:3] = [robot_xy[0], robot_xy[1], m.body_pos[self._robot_body][2]]
             d.qpos[3:7] = [np.cos(heading / 2), 0, 0, np.sin(heading / 2)]
-        self.obstacle_pos = np.array(obstacles, float).reshape(self.num_obstacles, 2)
+        self._set_layout(np.array(obstacles, float).reshape(self.num_obstacles, 2), goal)
         for g, xy in zip(self._obstacle_geoms, self.obstacle_pos):
             m.geom_pos[g][:2] = xy
-        self._set_goal(goal)
         mujoco.mj_forward(m, d)
 
+    def _set_layout(self, obstacles, goal):
+        self.obstacle_pos = obstacles
+        self._set_goal(goal)
+
     def _set_goal(self, goal):
-        self.goal_pos = np.asarray(goal, float).copy()
+        self.goal_pos = np.array(goal, float).reshape(2)
+        self._goal_x, self._goal_y = self.goal_pos.tolist()
+        self._object_xy = [(self._goal_x, self._goal_y)] + [tuple(p) for p in self.obstacle_pos.tolist()]
         self.sim.model.geom_pos[self._goal_geom][:2] = self.goal_pos
 
     def _goal_dist(self) -> float:
         return float(np.linalg.norm(self.goal_pos - self.robot_pos))
 
     def step(self, action):
-        a0, a1 = np.asarray(action, dtype=np.float64).reshape(2).tolist()
-        a = np.array([min(max(a0, -1.0), 1.0), min(max(a1, -1.0), 1.0)])
-        if self._dr.latency:
-            a = self._dr.action(a)
-        self.sim.step(a * self._ctrl_scale)
-        pos = self.robot_pos
-        goal_dist = math.hypot(self.goal_pos[0] - pos[0], self.goal_pos[1] - pos[1])
+        a = self._dr.action(np.array(action, np.float64)) if self._dr.latency else action  # a copy: callers reuse buffers
+        # MuJoCo clamps ctrl to each actuator's ctrlrange (±1, turn ±3 = clip(a)·TURN_RATE), so no np.clip here
+        np.multiply(a, self._ctrl_scale, out=self._ctrl)
+        c0, c1 = self._ctrl.tolist()
+        if not (math.isfinite(c0) and math.isfinite(c1)):
+            raise ValueError(f"action must be finite, got {action!r}")
+        self.sim.step_written()
+        x, y, _ = self._xpos.tolist()
+        goal_dist = math.hypot(self._goal_x - x, self._goal_y - y)
         reward = self._last_goal_dist - goal_dist
         goal_met = goal_dist <= GOAL_SIZE
         if goal_met:
@@ -303,10 +317,11 @@ class NavigationEnv(gym.Env):
             self._set_goal(self._sample_goal())
             goal_dist = self._goal_dist()
         self._last_goal_dist = goal_dist
+        obs, d, ddot, inside = self._sense(x, y)
         contact = self._obstacle_contact() if self.obstacle == "pillar" else False
-        d = np.hypot(*(self.obstacle_pos - pos).T)
-        cost, failure = self._cost(d, contact)
-        return self._obs(pos), float(reward), failure, False, self._info(cost, failure, goal_met, pos, d, contact)
+        cost, failure = self._cost_from(inside, contact)
+        info = self._info(cost, failure, goal_met, x, y, d, ddot, contact or (self.obstacle == "hazard" and inside > 0))
+        return obs, float(reward), failure, False, info
 
     def _sample_goal(self):
         L, rng = self.layout, self.np_random
@@ -318,59 +333,76 @@ class NavigationEnv(gym.Env):
         raise RuntimeError("could not place a new goal")
 
     def _obstacle_contact(self) -> bool:
-        d = self.sim.data
-        if d.ncon == 0 or not self._pillar_geoms:
+        """Any contact between a robot geom and a pillar (looked up in a precomputed pair set)."""
+        n = self._data.ncon
+        if n == 0 or not self._pillar_geoms:
             return False
-        pairs = d.contact.geom[: d.ncon]
-        pillar = np.isin(pairs, self._pillar_array)
-        robot = np.isin(pairs, self._robot_array)
-        return bool(((pillar[:, 0] & robot[:, 1]) | (pillar[:, 1] & robot[:, 0])).any())
+        pairs = self._touch_pairs
+        return any((g1, g2) in pairs for g1, g2 in self._data.contact.geom[:n].tolist())
 
-    def _cost(self, d: np.ndarray, contact: bool) -> tuple[float, bool]:
+    def _cost_from(self, inside: float, contact: bool) -> tuple[float, bool]:
+        """`inside` = Σ penetration depth (r − d)⁺ over hazards."""
         if self.obstacle == "pillar":
             return float(contact), False
-        depth = np.clip(self.obstacle_radius - d, 0.0, None)
         if self.max_health is not None:  # CSC traps: delayed, cumulative failure
-            self.health -= int((depth > 0).any())
+            self.health -= int(inside > 0)
             failure = self.health <= 0
             return float(failure), failure
         if self.cost_mode == "indicator":
-            return float((depth > 0).any()), False
-        return float(depth.sum()), False
+            return float(inside > 0), False
+        return inside, False
 
     # -- observation / info -------------------------------------------------------------------------
-    def _obs(self, pos=None) -> np.ndarray:
-        pos = self.robot_pos if pos is None else pos
-        xmat = self.sim.data.xmat[self._robot_body]  # rows of the body's rotation: x_body = (xmat[0], xmat[3])
-        to_robot = np.array([[xmat[0], xmat[3]], [xmat[1], xmat[4]]])  # world → robot frame (planar)
-        rel = np.concatenate([self.goal_pos[None], self.obstacle_pos]) - pos
-        rel = rel @ to_robot.T
-        obs = np.empty(12 + 2 * LIDAR_BINS)
-        obs[:12] = self.sim.data.sensordata[:12]
-        obs[12 : 12 + LIDAR_BINS] = pseudo_lidar(rel[:1])
-        obs[12 + LIDAR_BINS :] = pseudo_lidar(rel[1:])
-        return self._dr.observation(obs).astype(np.float32)
+    def _sense(self, x: float, y: float):
+        """One pass over goal and obstacles: observation, obstacle d and ḋ, Σ hazard depth.
+        Plain-Python math: for the five objects of a scene this measured ~4× faster than a vectorised numpy
+        version (13 vs 49 µs on the loaded 2-core dev machine); `pseudo_lidar` is the reference it must equal
+        (tests/sim/test_sim_safety_gym.py)."""
+        m0, m1, _, m3, m4, *_ = self._xmat.tolist()  # body axes: x = (m0, m3), y = (m1, m4)
+        vx, vy = self._qvel2.tolist()
+        bins, scale, two_pi, r = LIDAR_BINS, LIDAR_BINS / (2 * math.pi), 2 * math.pi, self.obstacle_radius
+        lidar = [0.0] * (2 * bins)
+        d_list, ddot_list, inside = [], [], 0.0
+        hypot, exp, atan2, floor = math.hypot, math.exp, math.atan2, math.floor
+        for i, (ox, oy) in enumerate(self._object_xy):  # row 0 is the goal
+            dx, dy = ox - x, oy - y
+            rx, ry = m0 * dx + m3 * dy, m1 * dx + m4 * dy  # robot frame
+            sensor = exp(-hypot(rx, ry))
+            pos = (atan2(ry, rx) % two_pi) * scale - 0.5
+            base = floor(pos)
+            frac = pos - base
+            lo = base % bins
+            hi = (lo + 1) % bins
+            off = 0 if i == 0 else bins
+            if (1 - frac) * sensor > lidar[off + lo]:
+                lidar[off + lo] = (1 - frac) * sensor
+            if frac * sensor > lidar[off + hi]:
+                lidar[off + hi] = frac * sensor
+            if i:
+                d = hypot(dx, dy)
+                d_list.append(d)
+                ddot_list.append((dx * vx + dy * vy) / -max(d, 1e-9))
+                if d < r:
+                    inside += r - d
+        obs = self._obs_buf
+        obs[:12] = self._imu
+        obs[12:] = lidar
+        if self._dr.noise_std:
+            obs = self._dr.observation(obs)
+        return obs.astype(np.float32), np.array(d_list), np.array(ddot_list), inside
 
-    def _info(self, cost: float, failure: bool, goal_met: bool, pos=None, d=None, contact=None) -> dict:
-        pos = self.robot_pos if pos is None else pos
-        vel = self.robot_vel
-        offset = self.obstacle_pos - pos
-        d = np.hypot(*offset.T) if d is None else d
-        ddot = -(offset @ vel) / np.maximum(d, 1e-9)
-        if self.obstacle == "pillar":
-            unsafe = self._obstacle_contact() if contact is None else contact
-        else:
-            unsafe = bool((d < self.obstacle_radius).any())
+    def _info(self, cost: float, failure: bool, goal_met: bool, x: float, y: float, d, ddot, unsafe: bool) -> dict:
+        m = self._xmat
         info = {
             "cost": float(cost),
             "unsafe": bool(unsafe),
             "obstacle_d": d,
             "obstacle_ddot": ddot,
-            "obstacle_pos": self.obstacle_pos.copy(),
+            "obstacle_pos": self.obstacle_pos.copy(),  # copies: Gymnasium wants fresh info objects per call
             "obstacle_radius": self._radius_array.copy(),
-            "robot_pos": pos,
-            "robot_vel": vel,
-            "robot_heading": self.robot_heading,
+            "robot_pos": np.array((x, y)),
+            "robot_vel": self._qvel2.copy(),
+            "robot_heading": math.atan2(m[3], m[0]),
             "goal_pos": self.goal_pos.copy(),
             "goal_dist": self._last_goal_dist,
             "goal_met": bool(goal_met),

@@ -179,3 +179,18 @@ def test_goal_lidar_sees_the_goal_in_the_robot_frame(robot):
     goal_lidar = obs[12 : 12 + LIDAR_BINS]
     assert set(np.argsort(goal_lidar)[-2:]) == {3, 4}  # bins centred on 78.75° and 101.25°
     assert goal_lidar[3] == pytest.approx(0.5 * math.exp(-1), rel=1e-3)
+
+
+@pytest.mark.parametrize("robot", ["point", "car"])
+def test_observation_lidars_equal_the_reference_pseudo_lidar_along_a_rollout(robot, rng):
+    """The env's fused one-pass sensing must give what `pseudo_lidar` gives on the robot-frame positions."""
+    env = NavigationEnv(robot, "hazard", 4, 0.30)
+    obs, info = env.reset(seed=5)
+    for _ in range(60):
+        obs, _, _, _, info = env.step(rng.uniform(-1, 1, 2))
+        xmat = env.sim.data.xmat[env._robot_body]
+        to_robot = np.array([[xmat[0], xmat[3]], [xmat[1], xmat[4]]])
+        rel = (np.vstack([info["goal_pos"], info["obstacle_pos"]]) - info["robot_pos"]) @ to_robot.T
+        np.testing.assert_allclose(obs[12 : 12 + LIDAR_BINS], pseudo_lidar(rel[:1]), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(obs[12 + LIDAR_BINS :], pseudo_lidar(rel[1:]), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(info["obstacle_d"], np.linalg.norm(info["obstacle_pos"] - info["robot_pos"], axis=1))

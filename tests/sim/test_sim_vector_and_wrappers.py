@@ -84,3 +84,13 @@ def test_friction_scale_reaches_the_contact_model():
     env = NavigationEnv("car", "pillar", 4, 0.15, randomization=DomainRandomization(friction_scale=(0.5, 0.5)))
     env.reset(seed=0)
     assert env.sim.model.geom_friction[0][0] == pytest.approx(0.5)
+
+
+def test_latency_queue_keeps_the_command_even_when_the_caller_reuses_its_buffer():
+    env = CartPoleEnv("swing", randomization=DomainRandomization(action_latency_steps=(1, 1)))
+    env.reset(seed=0)
+    buffer = np.array([1.0])
+    env.step(buffer)
+    buffer[0] = 0.0  # a training loop writing the next action into the same array
+    env.step(buffer)
+    assert env.state[2] > 0  # the delayed first command (+1) reached the motor, not the overwritten 0
