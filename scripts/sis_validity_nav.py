@@ -1,6 +1,7 @@
 """Validity check (SIS Fig. 5 / Table 3 analysis) on the Safety-Gym-style point robot: fraction of states where
 no action of an 11x11 grid satisfies eq. 1 (Delta_phi <= -1e-4), for the run's own index and phi0/phih/phiF/
 the paper's phiSIS, over the states its trained deterministic policy visits and over a random policy's states.
+A third source drives at full force toward the nearest obstacle (a stress distribution of fast approaches).
 The one-step model is the simulator itself (safe_learners.sis_nav_model.NavSimModel: restore, step, read).
 
   PYTHONPATH=src:. python scripts/sis_validity_nav.py --run-dir runs/sis_local_fac/Hazard0.30/sis/seed0
@@ -23,6 +24,16 @@ from safe_learners.sis_nav_model import NavSimModel, visited_states  # noqa: E40
 from safe_learners.validity import action_grid, infeasible_fraction  # noqa: E402
 
 
+def approach_policy(obs, info):
+    """Stress source: steer toward the nearest obstacle (ground truth from info, not observation indices) and
+    drive at full force (fast approaches, where an index without enough k*ddot runs out of braking room)."""
+    rel = info["obstacle_pos"] - info["robot_pos"]
+    i = int(np.argmin(np.hypot(*rel.T)))
+    bearing = np.arctan2(rel[i, 1], rel[i, 0]) - info["robot_heading"]
+    bearing = (bearing + np.pi) % (2 * np.pi) - np.pi
+    return np.array([1.0, np.clip(3.0 * bearing, -1.0, 1.0)])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--run-dir", required=True, help="a sis_sweep run directory with checkpoint.pt")
@@ -41,10 +52,11 @@ def main():
     model = NavSimModel(spec["env_id"])
     rng = np.random.default_rng(0)
     sources = {
-        "visited_trained_policy": visited_states(spec["env_id"], lambda o: ag.policy_action(o, deterministic=True),
+        "visited_trained_policy": visited_states(spec["env_id"], lambda o, i: ag.policy_action(o, deterministic=True),
                                                  a.episodes, model, every=a.every),
-        "visited_random_policy": visited_states(spec["env_id"], lambda o: rng.uniform(-1, 1, 2), a.episodes, model,
+        "visited_random_policy": visited_states(spec["env_id"], lambda o, i: rng.uniform(-1, 1, 2), a.episodes, model,
                                                 every=a.every),
+        "visited_approach_policy": visited_states(spec["env_id"], approach_policy, a.episodes, model, every=a.every),
     }
     # states inside an obstacle's unsafe set are excluded (eq. 1 is about keeping out, not getting out)
     r = ag.d_min

@@ -77,17 +77,17 @@ class NavSimModel:
 
 
 def visited_states(env_id, policy, episodes, model: NavSimModel, seed=200_000, every=10):
-    """Rows of the states a policy (obs -> action) visits, every `every`-th step, plus the eq.-1 inputs."""
+    """Rows of the states a policy ((obs, info) -> action) visits, every `every`-th step."""
     import gymnasium as gym
     env = gym.make(env_id)
     rows = []
     for e in range(episodes):
-        obs, _ = env.reset(seed=seed + e)
+        obs, info = env.reset(seed=seed + e)
         t = 0
         while True:
             if t % every == 0:
                 rows.append(model.record(env))
-            obs, _, term, trunc, _ = env.step(policy(obs))
+            obs, _, term, trunc, info = env.step(policy(obs, info))
             t += 1
             if term or trunc:
                 break
