@@ -4,7 +4,9 @@
     pi loss: -E[ min(rho A, clip(rho, 1-eps, 1+eps) A) ],  A = (A_r - lambda A_c) / (1 + lambda)
     lambda = softplus(p),  p <- p + lr_penalty * (J_c - d)      (ascent on the multiplier; J_c = mean episode cost)
 GAE(0.95) for reward and cost advantages, separate value nets, early stop on KL > 1.2 * target_kl.
-Learns from the environment cost c (unlike FAC-SIS). Every env step and cost step counted.
+Learns from the environment cost c (unlike FAC-SIS). Every env step and cost step counted; eq.-1 violations
+are counted under a fixed reference index (cfg.ref_index, default phi_h) so the baseline is scored on the
+same safe-action constraint as the FAC variants (it never sees that index).
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ class PPOLagConfig:
     lr_penalty: float = 5e-2
     run_dir: str = "runs/ppo_lag"
     threads: int = 1
+    ref_index: tuple = (0.3, 2.0, 1.0)   # phi_h (sigma, n, k): eq.-1 violations are COUNTED under it, never learned
 
 
 def _mlp(i, o, h):
@@ -62,7 +65,8 @@ class PPOLagrangian:
         self.opt_pi = torch.optim.Adam(list(self.pi.parameters()) + [self.log_std], cfg.lr_pi)
         self.opt_v = torch.optim.Adam(list(self.vr.parameters()) + list(self.vc.parameters()), cfg.lr_v)
         self.penalty = torch.tensor(cfg.penalty_init)
-        self.counters = dict(env_steps=0, episodes=0, cost_steps=0, cost_episodes=0, wall_s=0.0)
+        self.counters = dict(env_steps=0, episodes=0, cost_steps=0, cost_episodes=0, eq1_violations=0, wall_s=0.0)
+        self.d_min = getattr(self.env, "d_min", None)
         self.history = []
 
     def lam(self):
@@ -81,15 +85,28 @@ class PPOLagrangian:
             adv[t] = g
         return adv, adv + v
 
-    def learn(self, total_steps=None, log=print):
+    def policy_action(self, obs, deterministic=True):
+        with torch.no_grad():
+            o = torch.as_tensor(obs, dtype=torch.float32)
+            a = self.pi(o) if deterministic else self._dist(o).sample()
+        return a.clamp(-1, 1).numpy()
+
+    def learn(self, total_steps=None, log=print, deadline=None):
+        """Train in whole epochs up to `total_steps`; stop before an epoch once time.time() >= deadline.
+        A resumed run starts a fresh episode (the env state is not checkpointed)."""
+        from safe_learners.sis import obstacle_terms
+        from safe_learners.sis_index import delta_phi_np
         c = self.cfg
         total = c.total_steps if total_steps is None else total_steps
         os.makedirs(c.run_dir, exist_ok=True)
         logf = open(os.path.join(c.run_dir, "log.jsonl"), "a")
         t0, wall0 = time.time(), self.counters["wall_s"]
-        obs, _ = self.env.reset(seed=int(self.rng.integers(2 ** 31)))
+        obs, info = self.env.reset(seed=int(self.rng.integers(2 ** 31)))
+        dd_prev = obstacle_terms(info) if self.d_min is not None else None
         ep_r = ep_c = 0.0
         while self.counters["env_steps"] < total:
+            if deadline is not None and time.time() >= deadline:
+                break
             O, A, R, C, D, LP, eps = [], [], [], [], [], [], []
             for _ in range(c.steps_per_epoch):
                 o = torch.as_tensor(obs, dtype=torch.float32)
@@ -101,6 +118,11 @@ class PPOLagrangian:
                 cost = float(info.get("cost", 0.0))
                 self.counters["env_steps"] += 1
                 self.counters["cost_steps"] += int(cost > 0)
+                if dd_prev is not None:
+                    dd_next = obstacle_terms(info)
+                    self.counters["eq1_violations"] += int(delta_phi_np(*dd_prev, *dd_next, c.ref_index,
+                                                                        self.d_min) > -1e-4)
+                    dd_prev = dd_next
                 O.append(obs); A.append(a.numpy()); R.append(r); C.append(cost); LP.append(float(lp))  # noqa: E702
                 D.append(float(term or trunc))
                 ep_r += r
@@ -111,7 +133,8 @@ class PPOLagrangian:
                     self.counters["cost_episodes"] += int(ep_c > 0)
                     eps.append((ep_r, ep_c))
                     ep_r = ep_c = 0.0
-                    obs, _ = self.env.reset(seed=int(self.rng.integers(2 ** 31)))
+                    obs, info = self.env.reset(seed=int(self.rng.integers(2 ** 31)))
+                    dd_prev = obstacle_terms(info) if self.d_min is not None else None
             O = torch.as_tensor(np.array(O), dtype=torch.float32)
             with torch.no_grad():
                 vr, vc = self.vr(O).squeeze(-1).numpy(), self.vc(O).squeeze(-1).numpy()
@@ -155,22 +178,11 @@ class PPOLagrangian:
         return self
 
     def evaluate(self, episodes=5, seed=10_000):
-        from safe_learners.sis import ENV_FACTORIES
+        """Deterministic (mean) policy, scored by the shared evaluator (eq.-1 violations under cfg.ref_index)."""
+        from safe_learners.sis import ENV_FACTORIES, evaluate_episode
         env = ENV_FACTORIES[self.cfg.env](**self.cfg.env_kwargs)
-        rows = []
-        for e in range(episodes):
-            obs, _ = env.reset(seed=seed + e)
-            ret = cost = 0.0
-            while True:
-                with torch.no_grad():
-                    a = self.pi(torch.as_tensor(obs, dtype=torch.float32)).clamp(-1, 1).numpy()
-                obs, r, term, trunc, info = env.step(a)
-                ret += r
-                cost += float(info.get("cost", 0.0))
-                if term or trunc:
-                    break
-            rows.append(dict(ret=ret, cost=cost))
-        return rows
+        return [evaluate_episode(env, self.policy_action, seed + e, env.d_min, {"phih": self.cfg.ref_index})
+                for e in range(episodes)]
 
     def save(self, path):
         st = {"cfg": asdict(self.cfg), "pi": self.pi.state_dict(), "log_std": self.log_std.detach(),
@@ -184,7 +196,9 @@ class PPOLagrangian:
     @classmethod
     def load(cls, path):
         st = torch.load(path, weights_only=False)
-        ag = cls(PPOLagConfig(**st["cfg"]))
+        cfgd = dict(st["cfg"])
+        cfgd["ref_index"] = tuple(cfgd.get("ref_index", PPOLagConfig.ref_index))
+        ag = cls(PPOLagConfig(**cfgd))
         ag.pi.load_state_dict(st["pi"])
         with torch.no_grad():
             ag.log_std.copy_(st["log_std"])

@@ -137,6 +137,35 @@ def obstacle_terms(info):
     return np.asarray(info["d"], dtype=np.float32).reshape(-1), np.asarray(info["ddot"], dtype=np.float32).reshape(-1)
 
 
+def evaluate_episode(env, policy, seed, d_min, indices, eta_d=0.0):
+    """One evaluation episode of `policy` (obs -> action): return, episodic cost, cost steps, and eq.-1 violations
+    (Delta_phi > -EPS_VIOL) counted under each index of `indices` {name: (sigma, n, k)}.  Shared by every
+    method so PPO-Lagrangian and the FAC variants are scored by the same code."""
+    obs, info = env.reset(seed=seed)
+    d, dd = obstacle_terms(info)
+    ret = cost = 0.0
+    csteps = steps = 0
+    viol = dict.fromkeys(indices, 0)
+    while True:
+        obs, r, term, trunc, info = env.step(policy(obs))
+        d2, dd2 = obstacle_terms(info)
+        for name, z in indices.items():
+            viol[name] += int(delta_phi_np(d, dd, d2, dd2, z, d_min, eta_d) > -EPS_VIOL)
+        c = float(info.get("cost", 0.0))
+        cost += c
+        csteps += int(c > 0)
+        ret += r
+        steps += 1
+        d, dd = d2, dd2
+        if term or trunc:
+            break
+    row = dict(seed=seed, ret=ret, cost=cost, cost_steps=csteps, steps=steps,
+               **{f"eq1_viol_{k}": v for k, v in viol.items()})
+    if "own" in viol:
+        row["eq1_viol"] = viol["own"]
+    return row
+
+
 # ----------------------------------------------------------------------------------------------- nets
 def mlp(i, o, h):
     return nn.Sequential(nn.Linear(i, h), nn.ELU(), nn.Linear(h, h), nn.ELU(), nn.Linear(h, o))
@@ -370,7 +399,8 @@ class FACSIS:
         d, dd = obstacle_terms(info)
         self._ep = dict(obs=obs, d=d, dd=dd, ret=0.0, cost=0.0, viol=0, len=0)
 
-    def learn(self, total_steps=None, log=print):
+    def learn(self, total_steps=None, log=print, deadline=None):
+        """Train up to `total_steps` env steps; stop early once time.time() >= deadline (the caller checkpoints)."""
         c = self.cfg
         total = c.total_steps if total_steps is None else total_steps
         os.makedirs(c.run_dir, exist_ok=True)
@@ -381,6 +411,8 @@ class FACSIS:
         wall0 = self.counters["wall_s"]
         zeta_np = None
         while self.counters["env_steps"] < total:
+            if deadline is not None and time.time() >= deadline:
+                break
             n = self.counters["env_steps"]
             ep = self._ep
             if n < c.learning_starts:
@@ -433,27 +465,9 @@ class FACSIS:
     def evaluate(self, episodes=None, seed=10_000, env=None):
         """Deterministic policy; per-episode return, cost, cost steps (violations) and eq.-1 violations."""
         env = env if env is not None else ENV_FACTORIES[self.cfg.env](**self.cfg.env_kwargs)
-        zeta = self.zeta_tuple()
-        rows = []
-        for e in range(self.cfg.eval_episodes if episodes is None else episodes):
-            obs, info = env.reset(seed=seed + e)
-            d, dd = obstacle_terms(info)
-            ret = cost = 0.0
-            viol = csteps = steps = 0
-            while True:
-                obs, r, term, trunc, info = env.step(self.policy_action(obs, deterministic=True))
-                d2, dd2 = obstacle_terms(info)
-                viol += int(delta_phi_np(d, dd, d2, dd2, zeta, self.d_min, self.cfg.eta_d) > -EPS_VIOL)
-                c = float(info.get("cost", 0.0))
-                cost += c
-                csteps += int(c > 0)
-                ret += r
-                steps += 1
-                d, dd = d2, dd2
-                if term or trunc:
-                    break
-            rows.append(dict(ret=ret, cost=cost, cost_steps=csteps, eq1_viol=viol, steps=steps))
-        return rows
+        pol = lambda o: self.policy_action(o, deterministic=True)   # noqa: E731
+        return [evaluate_episode(env, pol, seed + e, self.d_min, {"own": self.zeta_tuple()}, self.cfg.eta_d)
+                for e in range(self.cfg.eval_episodes if episodes is None else episodes)]
 
     # --------------------------------------------------------------------------------------- checkpoint
     def state_dict(self):

@@ -1,0 +1,176 @@
+"""One resumable SIS-paper experiment run: (Safety-Gym env, method, seed) -> train -> >= 50 evaluation episodes
+-> result.json.  Used by scripts/sis_sweep.py, which runs many of these as separate processes.
+
+Methods (Issue 5 / SIS paper Fig. 3): "sis" = FAC-SIS (starts from phi_h, Sec. 5.2), "phi0" / "phih" / "phiF" =
+FAC with that fixed index (no step 7), "ppo_lag" = PPO-Lagrangian with cost threshold 0.
+
+Run directory layout (every file written atomically, tmp + os.replace):
+  checkpoint.pt   learner state (nets, optimisers, replay buffer, counters, RNG)   -- training resumes from it
+  progress.json   counters at the last checkpoint (cheap to read for the sweep's summary)
+  train.json      written once training reached its step budget (final counters, zeta)
+  eval.jsonl      one evaluation episode per line, appended as each finishes (resumes at the next episode)
+  result.json     the run's record; its presence means "finished" (a rerun skips the run)
+  .lock           flock'd while a process works on the run (a second sweep on the same DIR skips it)
+Stopping: `deadline` (a time.time() value) is checked every env step (training) and between evaluation
+episodes; the run then checkpoints and returns "paused".
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+
+import numpy as np
+
+from safe_learners.sis_index import PHI_F, TABLE2
+
+FAC_METHODS = {"sis": "phih", "phi0": "phi0", "phih": "phih", "phiF": "phiF"}   # method -> initial/fixed index
+METHODS = tuple(FAC_METHODS) + ("ppo_lag",)
+SHORT_ENVS = ("Hazard0.15", "Hazard0.30", "Pillar0.15", "Pillar0.25")
+EVAL_SEED = 100_000          # evaluation layouts: seeds EVAL_SEED + episode (disjoint from training resets)
+
+
+def env_id(name: str) -> str:
+    """'Hazard0.30' -> 'SafeShield/PointGoal-Hazard0.30-v0'; full ids pass through."""
+    return name if name.startswith("SafeShield/") else f"SafeShield/PointGoal-{name}-v0"
+
+
+def short_env(name: str) -> str:
+    return name.split("-")[1] if name.startswith("SafeShield/") else name
+
+
+def write_json_atomic(path, obj):
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _read_eval_rows(path):
+    rows = []
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:    # a line cut by a kill: that episode is rerun
+                    break
+    return rows
+
+
+def _append_eval_row(path, rows, row):
+    """Rewrite eval.jsonl atomically with the new row (a killed writer never leaves half a file)."""
+    rows = rows + [row]
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write("".join(json.dumps(r) + "\n" for r in rows))
+    os.replace(tmp, path)
+    return rows
+
+
+def _make_learner(method, env_name, seed, run_dir, steps, hidden, sis_start, checkpoint_every):
+    ck = os.path.join(run_dir, "checkpoint.pt")
+    if method == "ppo_lag":
+        from safe_learners.ppo_lagrangian import PPOLagConfig, PPOLagrangian
+        if os.path.exists(ck):
+            return PPOLagrangian.load(ck)
+        return PPOLagrangian(PPOLagConfig(env="safety_gym", env_kwargs=dict(env_id=env_id(env_name)), seed=seed,
+                                          total_steps=steps, run_dir=run_dir))
+    from safe_learners.sis import FACSIS, SISConfig
+    if os.path.exists(ck):
+        return FACSIS.load(ck)
+    cfg = SISConfig(env="safety_gym", env_kwargs=dict(env_id=env_id(env_name)), seed=seed, total_steps=steps,
+                    hidden=hidden, sis_start=sis_start, learn_zeta=method == "sis",
+                    zeta_init=TABLE2[FAC_METHODS[method]], run_dir=run_dir, checkpoint_every=checkpoint_every,
+                    eval_episodes=0)
+    return FACSIS(cfg)
+
+
+def _progress(ag, method, status):
+    out = dict(status=status, counters=dict(ag.counters))
+    if method != "ppo_lag":
+        out["zeta"] = ag.zeta_tuple()
+    return out
+
+
+def _index_set(ag, method):
+    """Indices under which eq.-1 violations are counted in evaluation: the method's own ("own"), plus phi_h and
+    phi_F as common yardsticks for every method (PPO-Lagrangian has no own index)."""
+    idx = {"phih": TABLE2["phih"], "phiF": PHI_F}
+    if method != "ppo_lag":
+        idx["own"] = ag.zeta_tuple()
+    return idx
+
+
+def run_one(env_name, method, seed, run_dir, *, steps, eval_episodes=50, deadline=None, hidden=256,
+            sis_start=None, checkpoint_every=10_000, log=print):
+    """Advance one run as far as `deadline` allows.  Returns "done", "paused", "busy" (another process holds it)."""
+    import torch
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
+    os.makedirs(run_dir, exist_ok=True)
+    lockf = open(os.path.join(run_dir, ".lock"), "w")
+    try:
+        fcntl.flock(lockf, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return "busy"
+    try:
+        if os.path.exists(os.path.join(run_dir, "result.json")):
+            return "done"
+        torch.set_num_threads(1)
+        sis_start = steps // 5 if sis_start is None else sis_start
+        spec = dict(env=short_env(env_name), env_id=env_id(env_name), method=method, seed=seed, steps=steps,
+                    eval_episodes=eval_episodes, hidden=hidden, sis_start=sis_start)
+        old = read_json(os.path.join(run_dir, "spec.json"))
+        if old is not None and old != spec:
+            raise ValueError(f"{run_dir} was started with {old}, not {spec}: use another --out or the same options")
+        write_json_atomic(os.path.join(run_dir, "spec.json"), spec)
+        ck = os.path.join(run_dir, "checkpoint.pt")
+        ag = _make_learner(method, env_name, seed, run_dir, steps, hidden, sis_start, checkpoint_every)
+        train_path = os.path.join(run_dir, "train.json")
+        if not os.path.exists(train_path):
+            ag.learn(total_steps=steps, log=lambda s: None, deadline=deadline)
+            ag.save(ck)
+            done = ag.counters["env_steps"] >= steps
+            write_json_atomic(os.path.join(run_dir, "progress.json"),
+                              _progress(ag, method, "trained" if done else "training"))
+            if not done:
+                return "paused"
+            write_json_atomic(train_path, _progress(ag, method, "trained"))
+        # evaluation: >= eval_episodes deterministic episodes, resumable per episode
+        from safe_learners.sis import ENV_FACTORIES, evaluate_episode
+        env = ENV_FACTORIES["safety_gym"](env_id=env_id(env_name))
+        eval_path = os.path.join(run_dir, "eval.jsonl")
+        rows = _read_eval_rows(eval_path)
+        indices = _index_set(ag, method)
+        while len(rows) < eval_episodes:
+            if deadline is not None and time.time() >= deadline:
+                return "paused"
+            row = evaluate_episode(env, lambda o: ag.policy_action(o, deterministic=True), EVAL_SEED + len(rows),
+                                   env.d_min, indices)
+            rows = _append_eval_row(eval_path, rows, row)
+        train = read_json(train_path)
+        mean = lambda k: float(np.mean([r[k] for r in rows]))          # noqa: E731
+        res = dict(spec, train=train["counters"], zeta=train.get("zeta"),
+                   eval=dict(episodes=len(rows), ep_cost=mean("cost"), ep_cost_steps=mean("cost_steps"),
+                             cost_episodes=int(sum(r["cost"] > 0 for r in rows)), ep_return=mean("ret"),
+                             **{f"ep_eq1_viol_{k}": mean(f"eq1_viol_{k}") for k in indices},
+                             eq1_viol_episodes_own=(int(sum(r["eq1_viol_own"] > 0 for r in rows))
+                                                    if "own" in indices else None)))
+        write_json_atomic(os.path.join(run_dir, "result.json"), res)
+        log(json.dumps(res))
+        return "done"
+    finally:
+        fcntl.flock(lockf, fcntl.LOCK_UN)
+        lockf.close()

@@ -1,0 +1,64 @@
+"""The SIS sweep: a run stopped by its deadline resumes from its checkpoint and finishes with exactly the
+step budget and evaluation episodes asked for; finished runs are skipped; the summary table covers every run."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytest.importorskip("mujoco")
+pytest.importorskip("torch")
+
+from safe_learners.sis_experiment import env_id, read_json, run_one, short_env
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+
+
+def test_env_names():
+    assert env_id("Hazard0.15") == "SafeShield/PointGoal-Hazard0.15-v0"
+    assert short_env(env_id("Pillar0.25")) == "Pillar0.25"
+
+
+def test_run_pauses_at_deadline_then_resumes_and_finishes(tmp_path):
+    rd = str(tmp_path / "run")
+    kw = dict(steps=3000, eval_episodes=2, hidden=32, checkpoint_every=500, log=lambda s: None)
+    # a deadline in the past: nothing is trained, but the run is checkpointed and reported as paused
+    assert run_one("Hazard0.30", "phi0", 0, rd, deadline=time.time() - 1, **kw) == "paused"
+    assert read_json(os.path.join(rd, "progress.json"))["counters"]["env_steps"] == 0
+    assert os.path.exists(os.path.join(rd, "checkpoint.pt")) and not os.path.exists(os.path.join(rd, "result.json"))
+    # short deadlines stop training part way; each call continues from the last checkpoint
+    seen = []
+    while run_one("Hazard0.30", "phi0", 0, rd, deadline=time.time() + 2.0, **kw) == "paused":
+        seen.append(read_json(os.path.join(rd, "progress.json"))["counters"]["env_steps"])
+        assert len(seen) < 60
+    assert seen == sorted(seen) and any(0 < s < 3000 for s in seen)
+    res = read_json(os.path.join(rd, "result.json"))
+    assert res["train"]["env_steps"] == 3000 and res["eval"]["episodes"] == 2
+    assert {"ep_cost", "ep_return", "ep_eq1_viol_own", "ep_eq1_viol_phih"} <= set(res["eval"])
+    assert res["zeta"] == [0.0, 1.0, 0.0]                       # FAC-phi0: the index never moves
+    # finished: a rerun does nothing, and different options for the same directory are refused
+    mtime = os.path.getmtime(os.path.join(rd, "result.json"))
+    assert run_one("Hazard0.30", "phi0", 0, rd, **kw) == "done"
+    assert os.path.getmtime(os.path.join(rd, "result.json")) == mtime
+    other = str(tmp_path / "other")
+    assert run_one("Hazard0.30", "phi0", 0, other, deadline=time.time() - 1, **kw) == "paused"
+    with pytest.raises(ValueError, match="started with"):
+        run_one("Hazard0.30", "phi0", 0, other, deadline=time.time() - 1, **dict(kw, steps=999))
+
+
+def test_sweep_script_runs_processes_skips_finished_and_writes_table(tmp_path):
+    out = str(tmp_path / "sweep")
+    cmd = [sys.executable, os.path.join(ROOT, "scripts", "sis_sweep.py"), "--envs", "Pillar0.15",
+           "--methods", "phih", "ppo_lag", "--seeds", "3", "--out", out, "--jobs", "2", "--steps", "400",
+           "--eval-episodes", "1", "--hidden", "32"]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(ROOT, "src"), ROOT]))
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "2/2 runs finished" in p.stdout
+    rows = json.load(open(os.path.join(out, "summary.json")))
+    assert {(r["method"], r["status"]) for r in rows} == {("phih", "done"), ("ppo_lag", "done")}
+    assert "| Pillar0.15 | ppo_lag | 3 | done |" in open(os.path.join(out, "summary.md")).read()
+    p2 = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert p2.returncode == 0 and "0 unfinished runs" in p2.stdout
