@@ -17,7 +17,7 @@ PRESETS: dict[str, dict] = {
                    audit_full_attack_steps=0),
     # the sweep schedule: every accepted certificate passes a 1e4-particle x 1000-step attack; 1e5-state invariance
     "sweep": dict(epochs=10, model_warmup_steps=2000, model_steps=500, cert_warmup_mala=100, cert_clean_steps=200,
-                  cert_max_steps=1500, policy_steps=1000, q_warm_steps=500, audit_attack_steps=100,
+                  cert_max_steps=1500, policy_steps=1000, q_warm_steps=5000, audit_attack_steps=100,
                   audit_full_attack_steps=1000),
     "paper": dict(),
 }
