@@ -825,31 +825,25 @@ class Crabs:
             self.load(self.ckpt_path)
             self.log({"stage": "resumed", "epoch": self.epoch})
 
-        def fits(kind):
-            if deadline is None:
-                return True
+        def unit(kind, fn):
+            """Run one unit of work and checkpoint; False (nothing run) if its last duration would overrun."""
             last = self.unit_walls.get(kind, [0.0])[-1]
-            return time.time() + last <= deadline
-
-        units = [("new", "setup_warm", self.setup_warm), ("warm", "setup_pretrain", self.setup_pretrain)]
-        for stage, kind, fn in units:
-            if self.stage == stage:
-                if not fits(kind):
-                    return None
-                t0 = time.time()
-                fn()
-                self.unit_walls.setdefault(kind, []).append(time.time() - t0)
-                self.save()
-        parts = [("epoch_collect_model", self.epoch_collect_model), ("epoch_policy", self.epoch_policy),
-                 ("epoch_cert", self.epoch_cert)]
-        while self.epoch < self.cfg.epochs:
-            kind, fn = parts[self.epoch_part]
-            if not fits(kind):
-                return None
+            if deadline is not None and time.time() + last > deadline:
+                return False
             t0 = time.time()
             fn()
             self.unit_walls.setdefault(kind, []).append(time.time() - t0)
             self.save()
+            return True
+
+        for stage, kind, fn in (("new", "setup_warm", self.setup_warm), ("warm", "setup_pretrain", self.setup_pretrain)):
+            if self.stage == stage and not unit(kind, fn):
+                return None
+        parts = [("epoch_collect_model", self.epoch_collect_model), ("epoch_policy", self.epoch_policy),
+                 ("epoch_cert", self.epoch_cert)]
+        while self.epoch < self.cfg.epochs:
+            if not unit(*parts[self.epoch_part]):
+                return None
         if self.stage == "epochs":
             # return of the FINAL accepted pi_ref from s0, same env, horizon and counting as pi_init's 'init' roll-out
             self.final_return = float(np.mean([self._run_episode(self.act_certified, "eval", store=False)[0]
