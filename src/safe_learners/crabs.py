@@ -345,7 +345,7 @@ class Mala:
 # ----------------------------------------------------------------------------------------------------------------------
 # Audits of a certificate (issue 4 "Done when"; digest Sec. 8 faithful test 4)
 # ----------------------------------------------------------------------------------------------------------------------
-def sample_in_region(task: CrabsTask, h: Barrier, n: int, gen: torch.Generator, max_draws: int = 200):
+def sample_in_region(task: CrabsTask, h: Barrier, n: int, gen: torch.Generator, max_draws: int = 2000):
     """Uniform states in C_h = {h >= 0} (rejection sampling from the state box) and the certified-region fraction."""
     lo = torch.as_tensor(np.asarray(task.box_low, np.float32)); hi = torch.as_tensor(np.asarray(task.box_high, np.float32))
     got, drawn, kept = [], 0, 0
@@ -643,7 +643,7 @@ class Crabs:
                 t0 = time.time()
                 inv = invariance_rate(self.task, self.accepted["h"], self.accepted["policy"].mean_action, self.gen,
                                       cfg.audit_invariance_states)
-                info["audit"] = {"attack_particles": cfg.audit_particles, "attack_steps": attack_steps,
+                info["audit"] = {"attack_particles": len(s_sorted) - len(self.mala.z), "attack_steps": attack_steps,
                                  "attack_max_U": max_U_attack, "attack_pass": max_U_attack <= 0.0, **inv,
                                  "wall_s": time.time() - t0}
         elif self.accepted is not None:
@@ -870,10 +870,10 @@ class Crabs:
     def audit(self, n_particles=None, attack_steps=None, n_states=None):
         cfg, acc = self.cfg, self.accepted
         pi = acc["policy"].mean_action
-        max_U, _, _ = gradient_attack(self.task, acc["h"], acc["model"], pi, self.gen,
-                                      n_particles or cfg.audit_particles, attack_steps or 1000, cfg.audit_attack_lr)
+        max_U, s_att, _ = gradient_attack(self.task, acc["h"], acc["model"], pi, self.gen,
+                                          n_particles or cfg.audit_particles, attack_steps or 1000, cfg.audit_attack_lr)
         inv = invariance_rate(self.task, acc["h"], pi, self.gen, n_states or cfg.audit_invariance_states)
-        return {"attack_particles": n_particles or cfg.audit_particles, "attack_max_U": max_U,
+        return {"attack_particles": len(s_att), "attack_steps": attack_steps or 1000, "attack_max_U": max_U,
                 "attack_pass": max_U <= 0.0, **inv}
 
     # -- checkpoint / resume (atomic) --------------------------------------------------------------------------------
