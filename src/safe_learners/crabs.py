@@ -86,15 +86,20 @@ class CrabsConfig:
     mala_lambda1: float = 30.0    # App. D
     mala_eta0: float = 1e-3    # [code] 0.01; our certified sets are ~1% of the box
     mala_target_acc: float = 0.6
+    # per-chain step-size rule eta <- eta (1 + rate (acc - target)); [code] rate 0.01 over >= 2000 warm-up + 20k steps.
+    # Our certifications run ~300-1500 steps, where 0.01 leaves the acceptance at 0.08-0.5 (measured), so 0.05.
+    mala_adapt_rate: float = 0.05
     cert_warmup_mala: int = 200
     cert_clean_steps: int = 500   # [code] 5000
     cert_max_steps: int = 3000    # [code] 20000
     pretrain_max_steps: int = 20000
     # audit (gradient attack + true-simulator invariance)
     audit_particles: int = 10_000
-    audit_attack_steps: int = 100
+    audit_attack_steps: int = 100          # gate attack before acceptance
+    audit_full_attack_steps: int = 1000    # audit attack every accepted certificate must pass (0: gate only)
     audit_attack_lr: float = 0.02
     audit_invariance_states: int = 100_000
+    audit_invariance_each: bool = True   # ground-truth invariance rate logged for every accepted certificate
     # policy (Eq. 10-12, Alg. 4)
     sac: SACConfig = field(default_factory=SACConfig)
     policy_steps: int = 2000      # per epoch (paper)
@@ -102,7 +107,17 @@ class CrabsConfig:
     penalty_C: float = 1000.0     # Eq. 10 [code]
     adv_lr: float = 3e-4
     adv_wd: float = 1e-4
-    adv_every: int = 1            # adversarial theta step every adv_every SAC steps ([code] adaptive period; fixed here)
+    # adversarial theta step period in SAC steps, adaptive as in [code]: x2 after a step that found no counterexample,
+    # x0.5 after one that found some, clipped to [adv_period_min, adv_period_max] ([code]: [0.1, 10], start 0.5; we do
+    # at most one per SAC step, so the floor is 1)
+    adv_period_min: float = 1.0
+    adv_period_max: float = 10.0
+    # temperature: [code] log alpha_0 = 0 with >= 2000 SAC steps per epoch for ~100 epochs, where alpha has decayed
+    # to ~1e-2..1e-3 after the first ~10^4 steps. With our ~10x shorter schedules alpha = 1 stays >= 0.4 and the
+    # entropy bonus (~0.5/step) swamps the pendulum reward (~0.05/step): the actor then trades return for entropy
+    # (measured: eval return -2.25 -> -5.40 in 250 steps at alpha = 1; -> -1.14 in 750 steps at alpha = 0.01).
+    # So alpha starts at 0.01 and is still learned by Eq. 12.
+    log_alpha0: float = math.log(0.01)
     # exploration (Alg. 3)
     explore_n: int = 100
     eval_episodes: int = 1        # roll-outs of pi_ref per epoch in the real env (counted)
@@ -234,11 +249,12 @@ def worst_case_U(h: Barrier, model: GaussianEnsemble, s: torch.Tensor, a: torch.
 # MALA over the state box (App. D, corrected): vectorised chains, per-chain step size tuned to ~0.6 acceptance
 # ----------------------------------------------------------------------------------------------------------------------
 class Mala:
-    def __init__(self, task: CrabsTask, n: int, lambda1: float, eta0: float, target_acc: float, gen: torch.Generator):
+    def __init__(self, task: CrabsTask, n: int, lambda1: float, eta0: float, target_acc: float, gen: torch.Generator,
+                 adapt_rate: float = 0.01):
         self.lo = torch.as_tensor(np.asarray(task.box_low, np.float32))
         self.hi = torch.as_tensor(np.asarray(task.box_high, np.float32))
         self.s0 = torch.as_tensor(np.asarray(task.s0, np.float32))
-        self.lambda1, self.target = lambda1, target_acc
+        self.lambda1, self.target, self.adapt_rate = lambda1, target_acc, adapt_rate
         self.gen = gen
         self.z = self.to_z(self.s0).expand(n, -1).clone()   # chains in unit-box coordinates, start at s0 (in C_h)
         self.eta = torch.full((n,), eta0)
@@ -280,7 +296,7 @@ class Mala:
         acc = inside & (torch.log(u) < log_alpha)
         self.z = torch.where(acc.unsqueeze(-1), zp.detach(), self.z)
         a = acc.float()
-        self.eta = (self.eta * (1 + 0.01 * (a - self.target))).clamp(1e-6, 0.5)   # [code] per-chain step-size rule
+        self.eta = (self.eta * (1 + self.adapt_rate * (a - self.target))).clamp(1e-6, 0.5)   # [code] per-chain rule
         self.acc_ema = 0.99 * self.acc_ema + 0.01 * a
         return float(a.mean())
 
@@ -329,7 +345,7 @@ class Mala:
 # ----------------------------------------------------------------------------------------------------------------------
 # Audits of a certificate (issue 4 "Done when"; digest Sec. 8 faithful test 4)
 # ----------------------------------------------------------------------------------------------------------------------
-def sample_in_region(task: CrabsTask, h: Barrier, n: int, gen: torch.Generator, max_draws: int = 200):
+def sample_in_region(task: CrabsTask, h: Barrier, n: int, gen: torch.Generator, max_draws: int = 2000):
     """Uniform states in C_h = {h >= 0} (rejection sampling from the state box) and the certified-region fraction."""
     lo = torch.as_tensor(np.asarray(task.box_low, np.float32)); hi = torch.as_tensor(np.asarray(task.box_high, np.float32))
     got, drawn, kept = [], 0, 0
@@ -347,7 +363,9 @@ def sample_in_region(task: CrabsTask, h: Barrier, n: int, gen: torch.Generator, 
 
 def gradient_attack(task, h, model, pi_mean, gen, n_particles=10_000, steps=100, lr=0.02, extra=None):
     """Adam ascent on U(s, pi(s), h) - 1000 relu(-h(s)) from >= 1e4 particles in C_h ([code] check_by_grad).
-    Returns (max U over particles that end in C_h, those particles' states sorted by U desc)."""
+    Every iterate is checked, not only the last: a particle's record is the highest U it reached while inside C_h
+    (any such state is a counterexample, and Adam iterates near the boundary of C_h oscillate in and out of it).
+    Returns (max recorded U, the particles' recorded states sorted by U desc, their U)."""
     s, _ = sample_in_region(task, h, n_particles, gen)
     if extra is not None:
         s = torch.cat([s, extra])
@@ -355,19 +373,25 @@ def gradient_attack(task, h, model, pi_mean, gen, n_particles=10_000, steps=100,
     half = (hi - lo) / 2
     z = ((s - (lo + hi) / 2) / half).clone().requires_grad_(True)
     opt = torch.optim.Adam([z], lr=lr)
-    for _ in range(steps):
+    best_U = torch.full((len(s),), -float("inf"))
+    best_s = s.clone()
+    for _ in range(steps + 1):
         ss = (lo + hi) / 2 + z * half
-        obj = worst_case_U(h, model, ss, pi_mean(ss)) - 1000.0 * F.relu(-h(ss))
-        opt.zero_grad(); (-obj.sum()).backward(); opt.step()
+        hv = h(ss)
+        U = worst_case_U(h, model, ss, pi_mean(ss))
+        with torch.no_grad():   # record this iterate (before the step) where it lies in C_h
+            better = (hv >= 0) & (U > best_U)
+            best_U = torch.where(better, U, best_U)
+            best_s[better] = ss[better]
+        if _ == steps:
+            break
+        obj = U - 1000.0 * F.relu(-hv)
+        g, = torch.autograd.grad(-obj.sum(), z)   # input gradient only: no weight gradients are formed
+        opt.zero_grad(); z.grad = g; opt.step()
         with torch.no_grad():
             z.clamp_(-1, 1)
-    with torch.no_grad():
-        ss = (lo + hi) / 2 + z * half
-        U = worst_case_U(h, model, ss, pi_mean(ss))
-        ok = h(ss) >= 0
-        U = torch.where(ok, U, torch.full_like(U, -float("inf")))
-        order = torch.argsort(U, descending=True)
-        return float(U.max()), ss[order], U[order]
+    order = torch.argsort(best_U, descending=True)
+    return float(best_U.max()), best_s[order], best_U[order]
 
 
 def invariance_rate(task, h, pi_mean, gen, n=100_000):
@@ -411,11 +435,14 @@ class Crabs:
         self.policy = TanhGaussianPolicy(n, m, cfg.policy_hidden, c, w)
         self.q = TwinQ(n, m, cfg.sac.q_hidden, c, w)
         self.model = GaussianEnsemble(n, m, cfg.n_models, cfg.model_hidden, cfg.model_layers)
+        cfg.sac.log_alpha0 = cfg.log_alpha0
         self.sac = SAC(self.policy, self.q, cfg.sac)
+        self.adv_period = cfg.adv_period_min
         self.opt_model = torch.optim.Adam(self.model.parameters(), lr=cfg.model_lr, weight_decay=cfg.model_wd)
         self.opt_h = torch.optim.Adam(self.h.parameters(), lr=cfg.h_lr, weight_decay=cfg.h_wd)
         self.opt_adv = torch.optim.Adam(self.policy.parameters(), lr=cfg.adv_lr, weight_decay=cfg.adv_wd)
-        self.mala = Mala(task, cfg.n_chains, cfg.mala_lambda1, cfg.mala_eta0, cfg.mala_target_acc, self.gen)
+        self.mala = Mala(task, cfg.n_chains, cfg.mala_lambda1, cfg.mala_eta0, cfg.mala_target_acc, self.gen,
+                         cfg.mala_adapt_rate)
         self.buf = ReplayBuffer(n, m, 200_000)
         self.env = task.make_env()
         self.accepted = None           # frozen (h, pi_ref, T_hat) triple used for exploration
@@ -424,6 +451,9 @@ class Crabs:
                        "explore_steps": 0, "explore_violations": 0, "eval_steps": 0, "eval_violations": 0,
                        "explore_fallbacks": 0, "explore_left_certified_region": 0}
         self.epoch = 0                 # number of finished epochs
+        self.epoch_part = 0            # finished parts of the running epoch (collect+model, policy, cert)
+        self.partial: dict = {}        # that epoch's log entries so far
+        self.unit_walls: dict = {}     # wall-clock of each unit of work (for the deadline estimate)
         self.stage = "new"
         self.records: list[dict] = []
         self.t_start = time.time()
@@ -570,7 +600,7 @@ class Crabs:
         accs = []
         for _ in range(cfg.cert_warmup_mala):
             accs.append(self.mala.step(U_fn, self.h))
-        clean, steps, n_cex_total, attack_fail = 0, 0, 0, 0
+        clean, steps, n_cex_total, attack_fail, attack_wall, attack_steps = 0, 0, 0, 0, 0.0, 0
         ok = False
         max_U_attack = float("nan")
         while steps < max_steps:
@@ -580,9 +610,18 @@ class Crabs:
             n_cex_total += n_w
             clean = 0 if n_w else clean + 1
             if clean >= cfg.cert_clean_steps:
+                t_a = time.time()
+                # gate: a short gradient attack; only a certificate that survives it gets the full audit attack
                 max_U_attack, s_sorted, U_sorted = gradient_attack(
                     self.task, self.h, self.model, pi, self.gen, cfg.audit_particles, cfg.audit_attack_steps,
                     cfg.audit_attack_lr, extra=self.mala.states.detach())
+                attack_steps = cfg.audit_attack_steps
+                if max_U_attack <= 0.0 and cfg.audit_full_attack_steps > cfg.audit_attack_steps:
+                    max_U_attack, s_sorted, U_sorted = gradient_attack(
+                        self.task, self.h, self.model, pi, self.gen, cfg.audit_particles, cfg.audit_full_attack_steps,
+                        cfg.audit_attack_lr, extra=self.mala.states.detach())
+                    attack_steps = cfg.audit_full_attack_steps
+                attack_wall += time.time() - t_a
                 if max_U_attack <= 0.0:
                     ok = True
                     break
@@ -594,10 +633,19 @@ class Crabs:
         with torch.no_grad():
             _, frac = sample_in_region(self.task, self.h, 20_000, self.gen, max_draws=1)
         info = {"cert_steps": steps, "cert_counterexamples": n_cex_total, "attack_failures": attack_fail,
-                "attack_max_U": max_U_attack, "mala_acceptance": float(np.mean(accs)) if accs else float("nan"),
+                "attack_max_U": max_U_attack, "attack_wall_s": attack_wall, "mala_acceptance": float(np.mean(accs)) if accs else float("nan"),
                 "region_fraction_trained": frac}
         if ok:
             self.accept()
+            # audit of this accepted certificate (issue 4): the acceptance attack above used audit_particles (>= 1e4)
+            # particles x audit_attack_steps Adam steps; add the ground-truth invariance rate on >= 1e5 states in C_h
+            if cfg.audit_invariance_each:
+                t0 = time.time()
+                inv = invariance_rate(self.task, self.accepted["h"], self.accepted["policy"].mean_action, self.gen,
+                                      cfg.audit_invariance_states)
+                info["audit"] = {"attack_particles": len(s_sorted) - len(self.mala.z), "attack_steps": attack_steps,
+                                 "attack_max_U": max_U_attack, "attack_pass": max_U_attack <= 0.0, **inv,
+                                 "wall_s": time.time() - t0}
         elif self.accepted is not None:
             self.h.load_state_dict(self.accepted["h"].state_dict())   # revert on failed certification
             self.opt_h = torch.optim.Adam(self.h.parameters(), lr=cfg.h_lr, weight_decay=cfg.h_wd)
@@ -652,7 +700,9 @@ class Crabs:
         sac.opt_alpha.zero_grad(); la.backward(); sac.opt_alpha.step()
         # adversarial policy step: MALA step, then theta-step on mean U over violating candidates
         n_adv = 0
-        if i % cfg.adv_every == 0:
+        if i == 0:
+            self.adv_due = 0.0
+        if i >= self.adv_due:
             U_fn = lambda x: self.U(x, self.policy.mean_action(x))
             self.mala.step(U_fn, self.h)
             st = self.mala.states.detach()
@@ -662,8 +712,10 @@ class Crabs:
             n_adv = int(bad.sum())
             if n_adv:
                 self.opt_adv.zero_grad(); Us[bad].mean().backward(); self.opt_adv.step()
+            self.adv_period = min(max(self.adv_period * (0.5 if n_adv else 2.0), cfg.adv_period_min), cfg.adv_period_max)
+            self.adv_due = i + self.adv_period
         sac.polyak()
-        return float(lq), n_adv
+        return float(lq.detach()), n_adv
 
     def q_warm(self, steps):
         for _ in range(steps):
@@ -675,7 +727,8 @@ class Crabs:
             self.sac.opt_q.zero_grad(); lq.backward(); self.sac.opt_q.step(); self.sac.polyak()
 
     # -- setup and epochs --------------------------------------------------------------------------------------------
-    def setup(self):
+    def setup_warm(self):
+        """Stage 1 of setup: pi_init (counted 'init' roll-outs), warm-up data (counted), model warm-up, C_h shape."""
         cfg = self.cfg
         t0 = time.time()
         self.make_initial_policy()
@@ -689,56 +742,114 @@ class Crabs:
             self._run_episode(act, "warmup", store=True)
         n = self.buf.n
         self.model.set_normaliser(torch.as_tensor(self.buf.s[:n]), torch.as_tensor(self.buf.s2[:n]))
+        t1 = time.time()
         nll, mse = self.train_model(cfg.model_warmup_steps)
+        t2 = time.time()
         self.init_certificate_shape()
-        # pre-train h for pi_init: Alg. 1 without Reg, margin 0.05 (code's pretrain_h)
+        self.stage = "warm"
+        self.log({"stage": "setup_warm", "model_nll": nll, "model_mse": mse, **self.counts,
+                  "phase_s": {"init_and_warmup": t1 - t0, "model": t2 - t1, "h_shape": time.time() - t2}})
+
+    def setup_pretrain(self):
+        """Stage 2 of setup: pre-train h for pi_init (Alg. 1 without Reg, margin 0.05; code's pretrain_h), Q warm-up."""
+        cfg = self.cfg
+        t0 = time.time()
         ok, info = self.certify(cfg.margin_pretrain, cfg.pretrain_max_steps, use_reg=False, lr=cfg.h_lr_pretrain)
         if not ok:
             raise RuntimeError(f"pre-training the certificate for pi_init failed: {info}")
+        t1 = time.time()
         self.q_warm(cfg.q_warm_steps)
         self.stage = "epochs"
-        self.log({"stage": "setup", "model_nll": nll, "model_mse": mse, **info, "wall_setup_s": time.time() - t0,
-                  **self.counts})
+        self.log({"stage": "setup_pretrain", **info, **self.counts,
+                  "phase_s": {"cert": t1 - t0, "q_warm": time.time() - t1}})
 
-    def run_epoch(self):
+    def setup(self):
+        self.setup_warm()
+        self.setup_pretrain()
+
+    # one epoch = three checkpointed parts, so a time-limited run always makes progress
+    def epoch_collect_model(self):
         cfg = self.cfg
         t0 = time.time()
         # 1 COLLECT one episode with SAFE_EXPLORE under the last accepted triple
-        v0 = self.counts["explore_violations"]
         ret, steps, viol = self._run_episode(self.safe_explore_action, "explore", store=True)
         # evaluation roll-out(s) of the certified mean policy (real env, counted)
         eval_rets = [self._run_episode(self.act_certified, "eval", store=True)[0] for _ in range(cfg.eval_episodes)]
+        t1 = time.time()
         # 2 MODEL
         nll, mse = self.train_model(cfg.model_steps)
+        self.partial = {"explore_return": ret, "explore_episode_violations": viol,
+                        "eval_return": float(np.mean(eval_rets)) if eval_rets else None, "model_nll": nll,
+                        "phase_s": {"collect": t1 - t0, "model": time.time() - t1}}
+        self.epoch_part = 1
+
+    def epoch_policy(self):
         # 4 POLICY (the authors' code runs the policy phase before certification)
+        t0 = time.time()
         n_adv = 0
-        for i in range(cfg.policy_steps):
+        for i in range(self.cfg.policy_steps):
             _, k = self.policy_step(i)
             n_adv += k
+        self.partial["adv_counterexamples"] = n_adv
+        self.partial["phase_s"]["policy"] = time.time() - t0
+        self.epoch_part = 2
+
+    def epoch_cert(self):
+        cfg = self.cfg
+        t3 = time.time()
         # 3 CERT for the new policy and model; accept or revert
         ok, info = self.certify(cfg.margin, cfg.cert_max_steps, use_reg=True, lr=cfg.h_lr)
+        t4 = time.time()
         if not ok:
             # the policy that failed certification is reset to the last certified one
             self.policy.load_state_dict(self.accepted["policy"].state_dict())
         with torch.no_grad():
             _, frac = sample_in_region(self.task, self.accepted["h"], 20_000, self.gen, max_draws=1)
         self.epoch += 1
-        self.log({"epoch": self.epoch, "real_steps": self.real_steps, "violations": self.violations,
-                  "explore_return": ret, "eval_return": float(np.mean(eval_rets)) if eval_rets else None,
-                  "explore_episode_violations": viol, "certified_region_fraction": frac,
-                  "certificate": "accepted" if ok else "reverted", "adv_counterexamples": n_adv,
-                  "model_nll": nll, "alpha": float(self.sac.log_alpha.exp()), **info,
-                  "epoch_wall_s": time.time() - t0, **self.counts})
+        self.epoch_part = 0
+        part, self.partial = self.partial, {}
+        phase = {**part.pop("phase_s"), "cert": t4 - t3, "region": time.time() - t4}
+        self.log({"epoch": self.epoch, "real_steps": self.real_steps, "violations": self.violations, **part,
+                  "certified_region_fraction": frac, "certificate": "accepted" if ok else "reverted",
+                  "alpha": float(self.sac.log_alpha.detach().exp()), "adv_period": self.adv_period, **info,
+                  "epoch_wall_s": sum(phase.values()), **self.counts, "phase_s": phase})
 
-    def train(self):
+    def run_epoch(self):
+        self.epoch_collect_model(); self.epoch_policy(); self.epoch_cert()
+
+    def train(self, deadline: float | None = None):
+        """Run (or resume) setup and the epochs, checkpointing atomically after every stage/epoch. With ``deadline``
+        (a time.time() value), stop cleanly after a checkpoint when the next unit of work is not expected to finish
+        before it (estimate: the last logged duration of that unit); returns None when stopped early."""
         if self.ckpt_path and os.path.exists(self.ckpt_path):
             self.load(self.ckpt_path)
             self.log({"stage": "resumed", "epoch": self.epoch})
-        if self.stage == "new":
-            self.setup()
+
+        def unit(kind, fn):
+            """Run one unit of work and checkpoint; False (nothing run) if its last duration would overrun."""
+            last = self.unit_walls.get(kind, [0.0])[-1]
+            if deadline is not None and time.time() + last > deadline:
+                return False
+            t0 = time.time()
+            fn()
+            self.unit_walls.setdefault(kind, []).append(time.time() - t0)
             self.save()
+            return True
+
+        for stage, kind, fn in (("new", "setup_warm", self.setup_warm), ("warm", "setup_pretrain", self.setup_pretrain)):
+            if self.stage == stage and not unit(kind, fn):
+                return None
+        parts = [("epoch_collect_model", self.epoch_collect_model), ("epoch_policy", self.epoch_policy),
+                 ("epoch_cert", self.epoch_cert)]
         while self.epoch < self.cfg.epochs:
-            self.run_epoch()
+            if not unit(*parts[self.epoch_part]):
+                return None
+        if self.stage == "epochs":
+            # return of the FINAL accepted pi_ref from s0, same env, horizon and counting as pi_init's 'init' roll-out
+            self.final_return = float(np.mean([self._run_episode(self.act_certified, "eval", store=False)[0]
+                                               for _ in range(self.cfg.init_verify_episodes)]))
+            self.stage = "done"
+            self.log({"stage": "final_eval", "return": self.final_return, **self.counts})
             self.save()
         return self.summary()
 
@@ -747,6 +858,7 @@ class Crabs:
         return {"algorithm": "CRABS", "task": self.task.name, "seed": self.cfg.seed, "epochs": self.epoch,
                 "real_steps": self.real_steps, "violations": self.violations, **self.counts,
                 "init_return": getattr(self, "init_return", None),
+                "final_return": getattr(self, "final_return", None),
                 "final_eval_return": eps[-1]["eval_return"] if eps else None,
                 "final_explore_return": eps[-1]["explore_return"] if eps else None,
                 "certified_region_fraction": eps[-1]["certified_region_fraction"] if eps else None,
@@ -758,10 +870,10 @@ class Crabs:
     def audit(self, n_particles=None, attack_steps=None, n_states=None):
         cfg, acc = self.cfg, self.accepted
         pi = acc["policy"].mean_action
-        max_U, _, _ = gradient_attack(self.task, acc["h"], acc["model"], pi, self.gen,
-                                      n_particles or cfg.audit_particles, attack_steps or 1000, cfg.audit_attack_lr)
+        max_U, s_att, _ = gradient_attack(self.task, acc["h"], acc["model"], pi, self.gen,
+                                          n_particles or cfg.audit_particles, attack_steps or 1000, cfg.audit_attack_lr)
         inv = invariance_rate(self.task, acc["h"], pi, self.gen, n_states or cfg.audit_invariance_states)
-        return {"attack_particles": n_particles or cfg.audit_particles, "attack_max_U": max_U,
+        return {"attack_particles": len(s_att), "attack_steps": attack_steps or 1000, "attack_max_U": max_U,
                 "attack_pass": max_U <= 0.0, **inv}
 
     # -- checkpoint / resume (atomic) --------------------------------------------------------------------------------
@@ -771,6 +883,7 @@ class Crabs:
             return
         st = {"cfg": asdict(self.cfg), "epoch": self.epoch, "stage": self.stage, "counts": self.counts,
               "records": self.records, "init_return": getattr(self, "init_return", None),
+              "final_return": getattr(self, "final_return", None),
               "initial_policy": self.initial_policy.state_dict() if hasattr(self, "initial_policy") else None,
               "wall": self.wall_before + time.time() - self.t_start,
               "h": self.h.state_dict(), "policy": self.policy.state_dict(), "q": self.q.state_dict(),
@@ -779,7 +892,8 @@ class Crabs:
               "opt": {k: o.state_dict() for k, o in (("pi", self.sac.opt_pi), ("q", self.sac.opt_q),
                       ("alpha", self.sac.opt_alpha), ("model", self.opt_model), ("h", self.opt_h), ("adv", self.opt_adv))},
               "accepted": None if self.accepted is None else {k: v.state_dict() for k, v in self.accepted.items()},
-              "mala": self.mala.state_dict(), "buf": self.buf.state_dict(),
+              "mala": self.mala.state_dict(), "buf": self.buf.state_dict(), "adv_period": self.adv_period,
+              "epoch_part": self.epoch_part, "partial": self.partial, "unit_walls": self.unit_walls,
               "rng": {"torch": torch.get_rng_state(), "gen": self.gen.get_state(), "np": self.rng.bit_generator.state}}
         _atomic_torch_save(st, path)
 
@@ -787,6 +901,7 @@ class Crabs:
         st = torch.load(path, weights_only=False)
         self.epoch, self.stage, self.counts, self.records = st["epoch"], st["stage"], st["counts"], st["records"]
         self.init_return, self.wall_before, self.t_start = st["init_return"], st["wall"], time.time()
+        self.final_return = st.get("final_return")
         if st.get("initial_policy") is not None:
             self.initial_policy = copy.deepcopy(self.policy).requires_grad_(False)
             self.initial_policy.load_state_dict(st["initial_policy"])
@@ -803,6 +918,9 @@ class Crabs:
                 self.accepted[k].load_state_dict(st["accepted"][k])
             self.h_hat = self.accepted["h"]
         self.mala.load_state_dict(st["mala"]); self.buf.load_state_dict(st["buf"])
+        self.adv_period = st.get("adv_period", self.cfg.adv_period_min)
+        self.epoch_part, self.partial = st.get("epoch_part", 0), st.get("partial", {})
+        self.unit_walls = st.get("unit_walls", {})
         torch.set_rng_state(st["rng"]["torch"]); self.gen.set_state(st["rng"]["gen"])
         self.rng.bit_generator.state = st["rng"]["np"]
 

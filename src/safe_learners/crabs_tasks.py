@@ -1,6 +1,7 @@
 """Task descriptions for the CRABS learner (digest Sec. 5).
 
-Environments come from ``sim/`` (sim/pendulum.py: Upright, Tilt). Horizon 200 is applied by the learner.
+Environments come from ``sim/`` (sim/pendulum.py: Upright, Tilt, horizon 200; sim/cartpole.py: Move, horizon 1000).
+The horizon is applied by the learner.
 
 Initial safe policy prior (documented procedure, see ``Crabs.make_initial_policy``): a saturated PD law that holds the
 pendulum at theta_ref = 0.2 rad (NOT the reward optimum of either task - the paper's pi_init has 'trivial reward'):
@@ -33,4 +34,82 @@ def pendulum_task(kind: str = "upright") -> CrabsTask:
         true_step=lambda s, a: pp.pendulum_step(np.asarray(s, np.float64), np.asarray(a, np.float64)).astype(np.float32),
         prior_controller=pendulum_prior, horizon=200)
     task.env_source = "sim/pendulum.py"
+    task.violation_penalty = 30.0   # paper Sec. 6 (SAC baseline only)
+    task.bundle_names = dict(obs_names=("theta", "theta_dot"), obs_units=("rad", "rad/s"), act_names=("torque",),
+                             act_units=("1 (torque/2 N m)",))
     return task
+
+
+# ---- cart-pole Move (digest Sec. 5): s = [x, theta, xdot, thetadot], s0 = 0, safe |theta| <= 0.2 and |x| <= 0.9,
+# reward x^2, dt 0.04, horizon 1000. Prior for pi_init: a discrete LQR about the upright equilibrium at x = 0 (the
+# 'trivial reward' policy: it holds x = 0, reward ~0), gains from the linearised closed-form model in sim/batched.py.
+CARTPOLE_LQR_Q = np.diag([1.0, 10.0, 0.1, 0.1])
+CARTPOLE_LQR_R = np.array([[1.0]])
+_LQR_K = None
+
+
+def cartpole_lqr_gain():
+    global _LQR_K
+    if _LQR_K is None:
+        import torch
+        from sim.batched import cartpole_dynamics
+        x0, u0 = torch.zeros(4, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
+        A = torch.autograd.functional.jacobian(lambda x: cartpole_dynamics(x, u0), x0).numpy()
+        B = torch.autograd.functional.jacobian(lambda u: cartpole_dynamics(x0, u), u0).numpy()
+        P = CARTPOLE_LQR_Q.copy()
+        for _ in range(5000):   # discrete Riccati iteration
+            K = np.linalg.solve(CARTPOLE_LQR_R + B.T @ P @ B, B.T @ P @ A)
+            P = CARTPOLE_LQR_Q + A.T @ P @ (A - B @ K)
+        _LQR_K = K.astype(np.float32)
+    return _LQR_K
+
+
+def cartpole_prior(obs):
+    obs = np.asarray(obs, np.float32)
+    return np.clip(-obs @ cartpole_lqr_gain().T, -1.0, 1.0).astype(np.float32)
+
+
+class _MujocoTrueStep:
+    """Ground truth for the audit: the MuJoCo model itself, one state at a time (reset to s, one 0.04 s step)."""
+
+    def __init__(self):
+        from sim.cartpole import FRAME_SKIP
+        from sim.mujoco_env import MujocoSim
+        self.sim = MujocoSim("cart_pole.xml", FRAME_SKIP)
+
+    def __call__(self, s, a):
+        s, a = np.asarray(s, np.float64), np.clip(np.asarray(a, np.float64), -1, 1)
+        out = np.empty_like(s)
+        for i in range(len(s)):
+            self.sim.reset(s[i, :2], s[i, 2:])
+            self.sim.step(a[i, 0])
+            out[i, :2], out[i, 2:] = self.sim.data.qpos, self.sim.data.qvel
+        return out.astype(np.float32)
+
+
+def cartpole_task(kind: str = "move") -> CrabsTask:
+    from sim import cartpole as cp
+    if kind != "move":
+        raise ValueError("only the Move cart-pole task is specified for CRABS here")
+    th = cp.THETA_LIMITS[kind]
+    true_step = _MujocoTrueStep()
+    task = CrabsTask(
+        name=f"cartpole_{kind}", n_obs=4, n_act=1, s0=np.zeros(4, np.float32), dt=0.04,
+        constraints=[(0, -cp.X_LIMIT, cp.X_LIMIT), (1, -th, th)],
+        # velocity extent of the MALA / audit box: our choice (the code samples 1.5x the extent of C_h)
+        box_low=np.array([-cp.X_LIMIT, -th, -2.0, -3.0], np.float32),
+        box_high=np.array([cp.X_LIMIT, th, 2.0, 3.0], np.float32),
+        make_env=lambda: cp.CartPoleEnv(kind), true_step=true_step, prior_controller=cartpole_prior, horizon=1000)
+    task.env_source = "sim/cartpole.py"
+    task.violation_penalty = 10.0   # [code] for Move/Swing
+    task.bundle_names = dict(obs_names=("x", "theta", "x_dot", "theta_dot"), obs_units=("m", "rad", "m/s", "rad/s"),
+                             act_names=("force",), act_units=("1 (force/100 N)",))
+    return task
+
+
+def make_task(name: str) -> CrabsTask:
+    if name in ("upright", "tilt"):
+        return pendulum_task(name)
+    if name == "move":
+        return cartpole_task(name)
+    raise ValueError(f"unknown CRABS task {name!r}; choose upright, tilt or move")

@@ -10,11 +10,10 @@ torch.set_num_threads(1)
 
 from safe_learners.crabs import (Barrier, Crabs, CrabsConfig, GaussianEnsemble, b_safe, export_crabs_bundle,
                                  worst_case_U)
+from safe_learners.crabs_presets import preset
 from safe_learners.crabs_tasks import pendulum_task
 
-QUICK = dict(epochs=1, model_warmup_steps=1500, model_steps=200, cert_warmup_mala=50, cert_clean_steps=100,
-             cert_max_steps=300, pretrain_max_steps=3000, policy_steps=200, q_warm_steps=100, audit_attack_steps=30,
-             warmup_episodes=4)
+QUICK = preset("quick")
 
 
 def test_h_s0_is_one_minus_ln2_minus_bsafe_and_negative_on_unsafe_grid():
@@ -70,6 +69,37 @@ def test_quick_mode_zero_violations_nonempty_certified_region(quick_run):
     assert summary["certified_region_fraction"] > 0
     audit = learner.audit(n_particles=10_000, attack_steps=30, n_states=20_000)
     assert audit["n_states"] == 20_000 and audit["next_safe_rate"] == 1.0
+
+
+def test_final_return_is_the_accepted_policy_rolled_out_from_s0_like_pi_init(quick_run):
+    """Returns are compared on the same footing: one roll-out from s0, same env and horizon, for pi_init and the
+    final accepted pi_ref; both roll-outs are counted real steps."""
+    learner, summary, _ = quick_run
+    env = learner.task.make_env()
+
+    def rollout(pol):
+        obs, _ = env.reset()
+        ret = 0.0
+        for _ in range(learner.task.horizon):
+            with torch.no_grad():
+                a = pol.mean_action(torch.as_tensor(obs)[None])[0].numpy()
+            obs, r, term, _, _ = env.step(a)
+            ret += r
+            if term:
+                break
+        return ret
+
+    assert summary["init_return"] == pytest.approx(rollout(learner.initial_policy), abs=1e-9)
+    assert summary["final_return"] == pytest.approx(rollout(learner.accepted["policy"]), abs=1e-9)
+    assert -learner.task.horizon * 1.5 ** 2 <= summary["final_return"] <= 0.0
+
+
+def test_train_stops_before_a_unit_that_cannot_meet_the_deadline(tmp_path):
+    import time
+    learner = Crabs(pendulum_task("upright"), CrabsConfig(seed=0, **QUICK), ckpt_path=str(tmp_path / "ckpt.pt"),
+                    verbose=False)
+    assert learner.train(deadline=time.time() - 1.0) is None
+    assert learner.real_steps == 0 and not (tmp_path / "ckpt.pt").exists()
 
 
 def test_resume_from_checkpoint_continues_counts(quick_run):
