@@ -145,7 +145,8 @@ def receiver_main(out: str, n_total: int) -> int:
     return 0
 
 
-def run_one(target: str, rate: float, duration: float, warmup: float, tmpdir: Path) -> dict:
+def run_one(target: str, rate: float, duration: float, warmup: float, tmpdir: Path,
+            rt_priority: int = 0) -> dict:
     import numpy as np
     import rclpy
     from geometry_msgs.msg import Twist
@@ -161,11 +162,14 @@ def run_one(target: str, rate: float, duration: float, warmup: float, tmpdir: Pa
                str(REPO / "config" / "shield_node.yaml"), "-p",
                f"model:={REPO / 'models' / 'point_hazards_ssa'}", "-p", "autostart:=true",
                "-p", "qos_depth:=10"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+    # --rt-priority: node (shield or echo floor alike), receiver and sender run SCHED_FIFO, as a
+    # control stack would be deployed on a robot computer; 0 keeps the default scheduler.
+    rt = ["chrt", "-f", str(rt_priority)] if rt_priority else []
+    proc = subprocess.Popen(rt + cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     out_file = tmpdir / f"recv_{target}_{int(rate)}.npz"
-    receiver = subprocess.Popen([sys.executable, __file__, "--receiver", str(out_file),
-                                 str(n_total)], cwd=REPO, env=env)
+    receiver = subprocess.Popen(rt + [sys.executable, __file__, "--receiver", str(out_file),
+                                      str(n_total)], cwd=REPO, env=env)
     node = rclpy.create_node(f"bench_sender_{target}_{int(rate)}")
     qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
     pub = node.create_publisher(Twist, "cmd_in", qos)
@@ -235,11 +239,13 @@ def inner(args) -> int:
 
     import rclpy
     rclpy.init()
+    if args.rt_priority:                 # the sender too (this process); children get it via chrt
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(args.rt_priority))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for rate in args.rates:
             for target in ("echo", "shield"):
-                r = run_one(target, rate, args.duration, args.warmup, Path(tmp))
+                r = run_one(target, rate, args.duration, args.warmup, Path(tmp), args.rt_priority)
                 rows.append(r)
                 print(json.dumps(r), flush=True)
     rclpy.try_shutdown()
@@ -266,6 +272,8 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--rates", type=float, nargs="+", default=[100.0, 500.0, 1000.0])
     ap.add_argument("--json", default=None)
+    ap.add_argument("--rt-priority", type=int, default=0, metavar="P",
+                    help="run sender, node (shield and echo floor alike) and receiver SCHED_FIFO at P (1-99)")
     ap.add_argument("--in-process", type=int, default=0, metavar="N",
                     help="only time N calls of the node's command callback in this process")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
