@@ -101,7 +101,8 @@ def _yaw(q: Any) -> float:
     return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
 
 
-def _parse_assignments(entries: Sequence[str], what: str) -> dict[str, str]:
+def _parse_assignments(entries: Sequence[str], what: str, names: Sequence[str]) -> dict[str, str]:
+    """'<name> = <source>' entries -> {name: source}, covering exactly the bundle's ``names``."""
     out: dict[str, str] = {}
     for e in entries:
         if "=" not in e:
@@ -110,6 +111,10 @@ def _parse_assignments(entries: Sequence[str], what: str) -> dict[str, str]:
         if name in out:
             raise AdapterError(f"{what} name {name!r} mapped twice")
         out[name] = src
+    missing = [n for n in names if n not in out]
+    extra = [n for n in out if n not in names]
+    if missing or extra:
+        raise AdapterError(f"{what} mapping does not match the bundle: missing {missing}, unknown {extra}")
     return out
 
 
@@ -117,12 +122,7 @@ class ObservationAdapter:
     """State message -> observation vector in the bundle's order."""
 
     def __init__(self, entries: Sequence[str], names: Sequence[str]):
-        mapping = _parse_assignments(entries, "observation")
-        missing = [n for n in names if n not in mapping]
-        extra = [n for n in mapping if n not in names]
-        if missing or extra:
-            raise AdapterError(f"observation mapping does not match the bundle: "
-                               f"missing {missing}, unknown {extra}")
+        mapping = _parse_assignments(entries, "observation", names)
         self.names = tuple(names)
         self._const = np.zeros(len(names))
         self._readers: list[tuple[int, Callable[[Any], Any]]] = []
@@ -155,12 +155,7 @@ class ActionAdapter:
     """Command message <-> action vector in the bundle's order."""
 
     def __init__(self, entries: Sequence[str], names: Sequence[str]):
-        mapping = _parse_assignments(entries, "action")
-        missing = [n for n in names if n not in mapping]
-        extra = [n for n in mapping if n not in names]
-        if missing or extra:
-            raise AdapterError(f"action mapping does not match the bundle: "
-                               f"missing {missing}, unknown {extra}")
+        mapping = _parse_assignments(entries, "action", names)
         self.names = tuple(names)
         paths = [_parse_path(mapping[n]) for n in names]
         self._get = [_getter(p) for p in paths]
