@@ -6,12 +6,11 @@ loopback, at 100 / 500 / 1000 Hz command rates, beside a bare rclpy echo node (t
 
 Run with any Python: it installs/uses .venv-ros (scripts/ros_env.sh) and re-runs itself inside a
 loopback-only network namespace (tests/ros/netns.sh). Each (target, rate) run starts a fresh node
-process and a fresh receiver process; this process (the sender) publishes commands at the rate
-(plus odometry at 50 Hz, robot far from every hazard so the shield passes commands unchanged),
-each carrying a sequence number in linear.x; the receiver records the receipt time of each
-sequence number on cmd_out. Latency = receipt - send on the machine's monotonic clock (shared by
-all processes). "missed" = commands with no matching output. The shield's own filter compute
-time comes from its ~/state decision records. The 1-minute load average is recorded before and
+process; this process is the probe: one thread, one EventsExecutor, publishing the commands from a
+timer (plus odometry at ~50 Hz on its own timer, robot far from every hazard so the shield passes commands
+unchanged), each carrying a sequence number in linear.x, and stamping each matching cmd_out.
+Latency = receipt - send on the monotonic clock. "missed" = commands with no matching output.
+The shield's own filter compute time comes from its 1-Hz /diagnostics windows. The 1-minute load average is recorded before and
 after each run: on a shared machine it says how much of a tail is the machine's.
 """
 
@@ -19,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import subprocess
@@ -28,6 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SEQ_SCALE = 1e-6      # command i carries linear.x = i * 1e-6 (inside the action bounds, passes)
+ODOM_HZ = 49.9        # state rate (see run_one)
 
 
 def outer(argv: list[str]) -> int:
@@ -102,53 +103,15 @@ def in_process(n: int) -> dict:
             "decide_p99_us": float(np.percentile(ct, 99) * 1e6), "outcomes": outcomes}
 
 
-def receiver_main(out: str, n_total: int) -> int:
-    """The receiving side, in its own process so it never competes with the sender for a GIL:
-    records the monotonic receipt time of each sequence number on cmd_out, and the shield's
-    compute times from ~/state, until SIGINT; then writes them to ``out`` (.npz)."""
-    import numpy as np
-    import rclpy
-    import rclpy.executors
-    from diagnostic_msgs.msg import DiagnosticStatus
-    from geometry_msgs.msg import Twist
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
-
-    rclpy.init()
-    node = rclpy.create_node("bench_receiver")
-    qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-    recv = np.full(n_total, np.nan)
-    compute_us: list[float] = []
-
-    def on_out(msg: Twist) -> None:
-        i = int(round(msg.linear.x / SEQ_SCALE))
-        if 0 <= i < n_total and msg.linear.x != 0.0:
-            recv[i] = time.monotonic()
-
-    def on_decision(st: DiagnosticStatus) -> None:
-        compute_us.append(float(st.values[3].value))       # compute_time_us
-
-    node.create_subscription(Twist, "cmd_out", on_out, qos)
-    node.create_subscription(DiagnosticStatus, "safe_shield/state", on_decision, qos)
-    # The classic executor: the EventsExecutor died here converting DiagnosticStatus messages
-    # ("Unable to convert call argument '0' to Python object", rclpy 9.1.2).
-    executor = rclpy.executors.SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        while rclpy.ok():
-            executor.spin_once(timeout_sec=0.1)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    tmp = out + ".tmp.npz"
-    np.savez(tmp, recv=recv, compute_us=np.array(compute_us))
-    os.replace(tmp, out)
-    rclpy.try_shutdown()
-    return 0
-
-
-def run_one(target: str, rate: float, duration: float, warmup: float, tmpdir: Path,
+def run_one(target: str, rate: float, duration: float, warmup: float,
             rt_priority: int = 0) -> dict:
+    """One (target, rate) run. This process is the probe: on one thread and one EventsExecutor it
+    publishes the commands from a timer (and odometry at 50 Hz) and stamps each matching cmd_out,
+    so sending and receiving never compete for a GIL and the harness is one process beside the
+    node under test. The shield's own compute comes from its 1-Hz /diagnostics."""
     import numpy as np
     import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray
     from geometry_msgs.msg import Twist
     from nav_msgs.msg import Odometry
     from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -162,92 +125,111 @@ def run_one(target: str, rate: float, duration: float, warmup: float, tmpdir: Pa
                str(REPO / "config" / "shield_node.yaml"), "-p",
                f"model:={REPO / 'models' / 'point_hazards_ssa'}", "-p", "autostart:=true",
                "-p", "qos_depth:=10"]
-    # --rt-priority: node (shield or echo floor alike), receiver and sender run SCHED_FIFO, as a
+    # --rt-priority: the node (shield or echo floor alike) and this probe run SCHED_FIFO, as a
     # control stack would be deployed on a robot computer; 0 keeps the default scheduler.
     rt = ["chrt", "-f", str(rt_priority)] if rt_priority else []
     proc = subprocess.Popen(rt + cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    out_file = tmpdir / f"recv_{target}_{int(rate)}.npz"
-    receiver = subprocess.Popen(rt + [sys.executable, __file__, "--receiver", str(out_file),
-                                      str(n_total)], cwd=REPO, env=env)
-    node = rclpy.create_node(f"bench_sender_{target}_{int(rate)}")
+    node = rclpy.create_node(f"bench_probe_{target}_{int(rate)}")
     qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
     pub = node.create_publisher(Twist, "cmd_in", qos)
     pub_odom = node.create_publisher(Odometry, "state", qos_profile_sensor_data)
+    sent, recv = np.full(n_total, np.nan), np.full(n_total, np.nan)
+    windows: list[tuple[float, float, float]] = []     # shield compute p50 / p99 / max per window
 
-    def odom() -> Odometry:
-        m = Odometry()
-        m.header.stamp = node.get_clock().now().to_msg()
-        m.pose.pose.position.x = -1.8
-        m.pose.pose.orientation.w = 1.0
-        return m
+    def on_out(msg: Twist) -> None:
+        i = int(round(msg.linear.x / SEQ_SCALE))
+        if 0 <= i < n_total and msg.linear.x != 0.0:
+            recv[i] = time.monotonic()
 
-    end = time.monotonic() + 30      # discovery: target <- sender, target -> receiver
+    def on_diagnostics(arr: DiagnosticArray) -> None:
+        for st in arr.status:
+            kv = {v.key: v.value for v in st.values}
+            if math.isfinite(float(kv.get("compute_p50_us", "nan"))):   # nan: no decision
+                windows.append((float(kv["compute_p50_us"]), float(kv["compute_p99_us"]),
+                                float(kv["compute_max_us"])))
+
+    node.create_subscription(Twist, "cmd_out", on_out, qos)
+    node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, qos)
+    executor = _executor()
+    executor.add_node(node)
+
+    odom = Odometry()                  # robot far from every hazard: every command passes
+    odom.pose.pose.position.x, odom.pose.pose.orientation.w = -1.8, 1.0
+    clock = node.get_clock()
+
+    def publish_odom() -> None:
+        odom.header.stamp = clock.now().to_msg()
+        pub_odom.publish(odom)
+
+    end = time.monotonic() + 30        # discovery: node <- probe, node -> probe
     while time.monotonic() < end and not (
             pub.get_subscription_count() > 0 and node.count_subscribers("cmd_out") > 0
             and (target == "echo" or pub_odom.get_subscription_count() > 0)):
-        time.sleep(0.05)
-    time.sleep(0.5)                  # the receiver's side of the match settles too
-    for _ in range(25):              # the shield's state is fresh before the first command
-        pub_odom.publish(odom())
-        time.sleep(0.02)
+        executor.spin_once(timeout_sec=0.05)
+    for _ in range(25):                # the shield's state is fresh before the first command
+        publish_odom()
+        executor.spin_once(timeout_sec=0.02)
 
     load_before = os.getloadavg()[0]
-    sent = np.full(n_total, np.nan)
-    period = 1.0 / rate
-    odom_every = max(1, int(rate / 50))
-    t_next = time.monotonic()
-    for i in range(n_total):
-        dt = t_next - time.monotonic()
-        if dt > 0:
-            time.sleep(dt)           # no spin-wait: the 2 cores are for the nodes under test
-        if i % odom_every == 0:
-            pub_odom.publish(odom())
-        msg = Twist()
-        msg.linear.x = i * SEQ_SCALE if i else SEQ_SCALE * 0.5   # 0 would read as a stop
+    msg = Twist()                      # publish serialises at the call: one message is reused
+    i = 0
+
+    def on_tick() -> None:
+        nonlocal i
+        if i >= n_total:
+            return
+        msg.linear.x = i * SEQ_SCALE if i else SEQ_SCALE * 0.5    # 0 would read as a stop
         sent[i] = time.monotonic()
         pub.publish(msg)
-        t_next += period
-    time.sleep(0.5)
+        i += 1
+
+    timer = node.create_timer(1.0 / rate, on_tick)
+    # Odometry on its own timer, unsynchronised with the commands as a separate state estimator
+    # is: at ODOM_HZ its phase drifts through the command period about once a second, so a state
+    # lands just before a command at the natural rate rather than always or never.
+    odom_timer = node.create_timer(1.0 / ODOM_HZ, publish_odom)
+    while i < n_total:
+        executor.spin_once(timeout_sec=0.1)
+    timer.cancel()
+    odom_timer.cancel()
+    end = time.monotonic() + 1.5       # the last outputs, and one more /diagnostics window
+    while time.monotonic() < end:
+        executor.spin_once(timeout_sec=0.05)
     load_after = os.getloadavg()[0]
-    receiver.send_signal(2)
-    receiver.wait(20)
     node.destroy_node()
     proc.send_signal(2)
     proc.wait(10)
 
-    data = np.load(out_file)
-    recv, compute = data["recv"], data["compute_us"]
     k = int(warmup * rate)
     lat = (recv[k:] - sent[k:]) * 1e6
     got = lat[np.isfinite(lat)]
-    comp = compute[k:] if compute.size > k else compute
+    win = np.array(windows[1:] or windows or [(np.nan,) * 3])   # the first window is warm-up
     return {
         "target": target, "rate_hz": rate, "sent": int(n_total - k), "missed": int(np.isnan(lat).sum()),
         "median_us": float(np.median(got)) if got.size else None,
         "p99_us": float(np.percentile(got, 99)) if got.size else None,
         "max_us": float(got.max()) if got.size else None,
         "achieved_send_rate_hz": float((n_total - k - 1) / (sent[-1] - sent[k])),
-        "filter_compute_median_us": float(np.median(comp)) if comp.size else None,
-        "filter_compute_p99_us": float(np.percentile(comp, 99)) if comp.size else None,
+        # medians over the 1-s windows of the window's own median / p99; max over all
+        "filter_compute_median_us": float(np.median(win[:, 0])) if windows else None,
+        "filter_compute_p99_us": float(np.median(win[:, 1])) if windows else None,
+        "filter_compute_max_us": float(np.max(win[:, 2])) if windows else None,
         "loadavg_1min_before": load_before, "loadavg_1min_after": load_after,
     }
 
 
 def inner(args) -> int:
-    import tempfile
-
     import rclpy
     rclpy.init()
     if args.rt_priority:                 # the sender too (this process); children get it via chrt
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(args.rt_priority))
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for rate in args.rates:
-            for target in ("echo", "shield"):
-                r = run_one(target, rate, args.duration, args.warmup, Path(tmp), args.rt_priority)
-                rows.append(r)
-                print(json.dumps(r), flush=True)
+    for rate in args.rates:
+        for target in ("echo", "shield"):
+            r = run_one(target, rate, args.duration, args.warmup, args.rt_priority)
+            rows.append(r)
+            print(json.dumps(r), flush=True)
     rclpy.try_shutdown()
     print(f"\n{'rate':>6} {'target':>7} {'median µs':>10} {'p99 µs':>9} {'max µs':>9} "
           f"{'missed':>7} {'p99/floor':>9} {'filter p50/p99 µs':>18} {'load':>9}")
@@ -273,17 +255,14 @@ def main() -> int:
     ap.add_argument("--rates", type=float, nargs="+", default=[100.0, 500.0, 1000.0])
     ap.add_argument("--json", default=None)
     ap.add_argument("--rt-priority", type=int, default=0, metavar="P",
-                    help="run sender, node (shield and echo floor alike) and receiver SCHED_FIFO at P (1-99)")
+                    help="run the probe and the node (shield and echo floor alike) SCHED_FIFO at P (1-99)")
     ap.add_argument("--in-process", type=int, default=0, metavar="N",
                     help="only time N calls of the node's command callback in this process")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--echo", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--receiver", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.echo:
         return echo_main()
-    if args.receiver:
-        return receiver_main(args.receiver[0], int(args.receiver[1]))
     if args.inner and args.in_process:
         print(json.dumps(in_process(args.in_process)))
         return 0

@@ -31,7 +31,7 @@ esac
 
 # Core runtime deps at the exact versions of requirements.lock (no torch: the node only runs ONNX).
 core_pins=()
-for p in numpy onnx onnxruntime daqp PyYAML gymnasium mujoco mujoco-core cloudpickle \
+for p in numpy numba llvmlite onnx onnxruntime daqp PyYAML gymnasium mujoco mujoco-core cloudpickle \
          Farama-Notifications typing_extensions protobuf ml_dtypes flatbuffers packaging \
          sympy mpmath coloredlogs humanfriendly glfw PyOpenGL pytest iniconfig pluggy Pygments; do
   line="$(grep -i "^$p==" requirements.lock || true)"

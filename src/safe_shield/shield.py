@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import kernels
 from .bundle import Bundle, BundleError, load_bundle
 from .config import ShieldConfig
 from .decision import Decision, Outcome, Reason
@@ -32,8 +33,8 @@ class Shield:
         self.action = bundle.action
         self._obs_low = bundle.observation.low.astype(np.float32)
         self._obs_high = bundle.observation.high.astype(np.float32)
-        self._act_low = bundle.action.low - _BOUND_TOL
-        self._act_high = bundle.action.high + _BOUND_TOL
+        self._act_low = np.array(bundle.action.low - _BOUND_TOL, np.float64)
+        self._act_high = np.array(bundle.action.high + _BOUND_TOL, np.float64)
         self._x = np.empty((1, bundle.observation.size), np.float32)  # reused state row
 
     @classmethod
@@ -84,11 +85,26 @@ class Shield:
         x = np.asarray(state, np.float32).reshape(1, -1)
         return self.fallback.action(x if self._state_problem(x) is None else None)
 
+    def prepare(self, state: np.ndarray) -> None:
+        """A new state arrived: let the filter do its per-state work now, so the next command
+        only pays the per-command part. Purely an optimisation: ``decide`` validates everything
+        again, and anything wrong here is left for ``decide`` to reject."""
+        prepare = getattr(self.filter, "prepare", None)
+        if prepare is None:
+            return
+        try:
+            x = self._x
+            x[0] = state
+            if self._state_problem(x) is None:
+                prepare(x)
+        except Exception:
+            pass
+
+    _STATE_REASONS = (None, Reason.STATE_OUT_OF_RANGE, Reason.STATE_NOT_FINITE)
+
     def _state_problem(self, x: np.ndarray) -> str | None:
         if self.config.check_state_range:
-            if ((x >= self._obs_low) & (x <= self._obs_high)).all():  # False for NaN too
-                return None
-            return Reason.STATE_OUT_OF_RANGE if np.isfinite(x).all() else Reason.STATE_NOT_FINITE
+            return self._STATE_REASONS[kernels.state_problem(x, self._obs_low, self._obs_high)]
         return None if np.isfinite(x).all() else Reason.STATE_NOT_FINITE
 
     def decide(self, state: np.ndarray, u_cmd: np.ndarray, state_stamp: float,
@@ -112,12 +128,12 @@ class Shield:
             return self._fall_back(None, Reason.STATE_STALE, t0)
         self.fallback.observe(x)
         try:
-            u_cmd = np.asarray(u_cmd, dtype=np.float64)
+            u_cmd = np.ascontiguousarray(u_cmd, dtype=np.float64)
         except (TypeError, ValueError):
             return self._fall_back(x, Reason.COMMAND_WRONG_SHAPE, t0)
         if u_cmd.shape != (self.action.size,):
             return self._fall_back(x, Reason.COMMAND_WRONG_SHAPE, t0)
-        if not np.isfinite(u_cmd).all():
+        if not kernels.all_finite(u_cmd):
             return self._fall_back(x, Reason.COMMAND_NOT_FINITE, t0)
 
         try:
@@ -127,7 +143,11 @@ class Shield:
         u = result.action
         if u is None:
             return self._fall_back(x, result.reason, t0, result.certificate)
-        if not (np.isfinite(u).all() and (u >= self._act_low).all() and (u <= self._act_high).all()):
+        try:
+            certified = kernels.finite_within(u, self._act_low, self._act_high)
+        except TypeError:     # not a float64 vector: nothing a filter may return
+            certified = False
+        if not certified:
             return self._fall_back(x, Reason.UNCERTIFIED_OUTPUT, t0, result.certificate)
         elapsed = time.perf_counter() - t0
         if elapsed > self.config.deadline_s:

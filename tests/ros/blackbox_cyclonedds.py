@@ -182,9 +182,13 @@ def commands(dp: DomainParticipant, reliable: Qos) -> dict:
         time.sleep(0.02)
         outs += r_out.take(N=100)
     outs += r_out.take(N=100)
-    assert len(outs) >= 20, f"{len(outs)} outputs for 25 commands"
-    assert (outs[-1].linear.x, outs[-1].linear.y) == (0.4, 0.1), outs[-1]
-    return {"passed": len(outs), **check_stops_after_commands_cease(r_out)}
+    # Each command is answered by itself (it passes); the only other output allowed is the
+    # watchdog's stop, which a starved sender on a loaded machine can rightly trigger.
+    passes = [m for m in outs if (m.linear.x, m.linear.y) == (0.4, 0.1)]
+    others = [m for m in outs if (m.linear.x, m.linear.y) not in ((0.4, 0.1), (0.0, 0.0))]
+    assert not others, f"outputs that are neither the command nor a stop: {others[:3]}"
+    assert len(passes) >= 20, f"{len(passes)} passes for 25 commands ({len(outs)} outputs)"
+    return {"passed": len(passes), **check_stops_after_commands_cease(r_out)}
 
 
 def everything(dp: DomainParticipant, reliable: Qos) -> dict:

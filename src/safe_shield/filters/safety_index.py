@@ -15,6 +15,7 @@ from __future__ import annotations
 import daqp
 import numpy as np
 
+from .. import kernels
 from ..bundle import Bundle, BundleError
 from ..decision import Reason
 from ..onnx_graph import OnnxGraph
@@ -28,10 +29,15 @@ class LinearControlAffine:
     """ẋ = A x + B u + c with constant matrices (e.g. a damped point mass)."""
 
     def __init__(self, A: np.ndarray, B: np.ndarray, c: np.ndarray):
-        self.A, self.B, self.c = A, B, c
+        self.A = np.ascontiguousarray(A, np.float64)
+        self.B = np.ascontiguousarray(B, np.float64)
+        self.c = np.ascontiguousarray(c, np.float64)
+        self._f = np.empty(len(self.c))
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.A @ x + self.c, self.B
+        """(f(x), g(x)) for the float32 state row x of shape (1, n); f is a reused buffer."""
+        kernels.affine(self.A, x, self.c, self._f)
+        return self._f, self.B
 
 
 class OnnxControlAffine:
@@ -41,8 +47,8 @@ class OnnxControlAffine:
         self.graph = graph
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        f, g = self.graph(obs=x[None].astype(np.float32))
-        return f[0].astype(np.float64), g[0].astype(np.float64)
+        f, g = self.graph(obs=x)
+        return np.ascontiguousarray(f[0], np.float64), np.ascontiguousarray(g[0], np.float64)
 
 
 def model_from_manifest(bundle: Bundle, spec: dict):
@@ -100,9 +106,16 @@ class SafetyIndexFilter:
         self._obs = self._index.inputs["obs"]
         self._phi, self._grad = self._index.outputs["phi"][0], self._index.outputs["grad"][0]
         self.n_obs, self.n_act = n_obs, len(act_low)
-        self.low, self.high = np.asarray(act_low, float), np.asarray(act_high, float)
+        self.low = np.array(act_low, np.float64)   # own writable copies: numba
+        self.high = np.array(act_high, np.float64)  # signatures take no read-only arrays
         self.dt, self.eta, self.epsilon = dt, eta, epsilon
         self.qp = SafeActionQP(self.low, self.high, n_constraints)
+        # Per-decision buffers: the rows A u ≤ b, the state they belong to, the clipped command.
+        self._A = np.empty((n_constraints, self.n_act))
+        self._b = np.empty(n_constraints)
+        self._rows_x = np.full((1, n_obs), np.nan, np.float32)    # NaN: no rows yet
+        self._rows_finite = False
+        self._u = np.empty(self.n_act)
 
     @classmethod
     def from_bundle(cls, bundle: Bundle, params: dict) -> "SafetyIndexFilter":
@@ -123,25 +136,37 @@ class SafetyIndexFilter:
                    bundle.action.high, dt=dt, eta=eta, epsilon=eps,
                    n_obs=bundle.observation.size, n_constraints=m)
 
-    def constraints(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Rows (A, b) of the linearised eq. (1), A u ≤ b, and φ(x); x is a float32 row (1, n)."""
+    def constraints(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        """Rows (A, b) of the linearised eq. (1), A u ≤ b, φ(x), and whether A and b are finite;
+        x is a float32 row (1, n). The rows depend on the state only, so they are computed once
+        per distinct state: a controller sends several commands per state update (500 Hz
+        commands on 50 Hz odometry), and only the projection is per command. A and b are reused
+        buffers, valid until the next call."""
+        if kernels.same_rows(x, self._rows_x):
+            return self._A, self._b, self._phi, self._rows_finite
+        self._rows_x[0, 0] = np.nan        # a failure below must not leave stale rows "valid"
         self._obs[:] = x
         self._index()
-        phi, J = self._phi, self._grad
-        f, G = self.model(x[0])
-        A = self.dt * (J @ G)
-        b = np.maximum(phi - self.eta, 0.0) - phi - (self.dt * (J @ f) + self.epsilon)
-        return A, b, phi
+        f, G = self.model(x)
+        self._rows_finite = kernels.safety_index_rows(self._phi, self._grad, f, G, self.dt,
+                                                      self.eta, self.epsilon, self._A, self._b)
+        self._rows_x[:] = x
+        return self._A, self._b, self._phi, self._rows_finite
+
+    def prepare(self, x: np.ndarray) -> None:
+        """Do the per-state work now (on state arrival), off the command path."""
+        self.constraints(x)
 
     def filter(self, x: np.ndarray, u_cmd: np.ndarray) -> FilterResult:
-        A, b, phi = self.constraints(x)
+        A, b, phi, finite = self.constraints(x)
         certificate = float(phi.max())
-        if not (np.isfinite(A).all() and np.isfinite(b).all()):
+        if not finite:
             return FilterResult(None, False, Reason.MODEL_OUTPUT_NOT_FINITE, certificate)
-        u = np.minimum(np.maximum(u_cmd, self.low), self.high)  # np.clip costs 5× more here
-        clipped = not np.array_equal(u, u_cmd)
-        if (A @ u <= b).all():
-            return FilterResult(u, clipped, Reason.PROJECTED if clipped else Reason.CERTIFIED, certificate)
+        check = kernels.clip_and_check(u_cmd, self.low, self.high, A, b, self._u)
+        if check != kernels.VIOLATES:   # the (bound-clipped) command satisfies every row
+            clipped = check == kernels.SATISFIES_CLIPPED
+            return FilterResult(self._u.copy(), clipped,
+                                Reason.PROJECTED if clipped else Reason.CERTIFIED, certificate)
         u_safe = self.qp.solve(u_cmd, A, b)
         if u_safe is None:
             return FilterResult(None, False, Reason.QP_INFEASIBLE, certificate)

@@ -20,6 +20,7 @@ Service: ~/enable (std_srvs/SetBool): disabled = stop.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import signal
@@ -33,6 +34,7 @@ import rclpy.executors
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
+from rclpy.event_handler import PublisherEventCallbacks
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, ReliabilityPolicy, HistoryPolicy, qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
@@ -159,7 +161,12 @@ class ShieldNode(LifecycleNode):
         cmd_qos = QoSProfile(depth=p["qos_depth"], reliability=RELIABLE,
                              history=HistoryPolicy.KEEP_LAST)
         self.pub_cmd = self.create_publisher(self.cmd_type, "cmd_out", cmd_qos)
-        self.pub_state = self.create_publisher(DiagnosticStatus, "~/state", cmd_qos)
+        # ~/state is one record per decision; with nobody listening, building and handing it to
+        # DDS is wasted time on the command path, so the matched event keeps a listener count.
+        self._state_listeners = 1      # until the middleware reports otherwise: publish
+        self.pub_state = self.create_publisher(
+            DiagnosticStatus, "~/state", cmd_qos,
+            event_callbacks=PublisherEventCallbacks(matched=self._on_state_matched))
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", cmd_qos)
         subs = [
             self.create_subscription(self.cmd_type, "cmd_in", self._on_command, cmd_qos),
@@ -174,7 +181,14 @@ class ShieldNode(LifecycleNode):
                           self.create_timer(1.0 / p["watchdog_rate_hz"], self._on_tick),
                           self.create_timer(p["diagnostics_period_s"], self._on_diagnostics)]
 
+    def _on_state_matched(self, info) -> None:
+        self._state_listeners = info.current_count
+
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        # Everything built so far lives until cleanup: freezing it keeps the garbage collector's
+        # passes, which can land on any command, down to the few objects made per decision.
+        gc.collect()
+        gc.freeze()
         self._active = True
         self.get_logger().info("active: filtering cmd_in -> cmd_out")
         return super().on_activate(state)
@@ -186,6 +200,7 @@ class ShieldNode(LifecycleNode):
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._destroy_entities()
         self.sup = None
+        gc.unfreeze()           # the old bundle's objects may be collected again
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -295,6 +310,8 @@ class ShieldNode(LifecycleNode):
 
     def _publish(self, u: np.ndarray, decision) -> None:
         self.pub_cmd.publish(self._command_msg(u))
+        if not self._state_listeners:
+            return
         st, kv, outcome = self._st, self._kv, decision.outcome.value
         st.level, st.message = self._LEVELS[outcome], outcome
         kv[0].value, kv[1].value = outcome, str(decision.reason)

@@ -86,6 +86,9 @@ class Supervisor:
         self.state_bad = obs is None
         if obs is not None:
             self.state, self.state_stamp, self.state_mono = obs, stamp, mono
+            prepare = getattr(self.shield, "prepare", None)
+            if prepare is not None:        # per-state filter work now, not on the next command
+                prepare(obs)
 
     def on_estop(self, locked: bool, mono: float) -> None:
         self.estop_locked = bool(locked)
