@@ -104,7 +104,7 @@ def in_process(n: int) -> dict:
 
 
 def run_one(target: str, rate: float, duration: float, warmup: float,
-            rt_priority: int = 0) -> dict:
+            rt_priority: int = 0, cpus: tuple[int, int] | None = None) -> dict:
     """One (target, rate) run. This process is the probe: on one thread and one EventsExecutor it
     publishes the commands from a timer (and odometry at 50 Hz) and stamps each matching cmd_out,
     so sending and receiving never compete for a GIL and the harness is one process beside the
@@ -128,6 +128,8 @@ def run_one(target: str, rate: float, duration: float, warmup: float,
     # --rt-priority: the node (shield or echo floor alike) and this probe run SCHED_FIFO, as a
     # control stack would be deployed on a robot computer; 0 keeps the default scheduler.
     rt = ["chrt", "-f", str(rt_priority)] if rt_priority else []
+    if cpus:                           # --cpus: the node on its own core, as on a robot computer
+        rt = ["taskset", "-c", str(cpus[1])] + rt
     proc = subprocess.Popen(rt + cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     node = rclpy.create_node(f"bench_probe_{target}_{int(rate)}")
@@ -222,12 +224,14 @@ def run_one(target: str, rate: float, duration: float, warmup: float,
 def inner(args) -> int:
     import rclpy
     rclpy.init()
-    if args.rt_priority:                 # the sender too (this process); children get it via chrt
+    if args.rt_priority:                 # the probe too (this process); the node via chrt
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(args.rt_priority))
+    if args.cpus:
+        os.sched_setaffinity(0, {args.cpus[0]})
     rows = []
     for rate in args.rates:
         for target in ("echo", "shield"):
-            r = run_one(target, rate, args.duration, args.warmup, args.rt_priority)
+            r = run_one(target, rate, args.duration, args.warmup, args.rt_priority, args.cpus)
             rows.append(r)
             print(json.dumps(r), flush=True)
     rclpy.try_shutdown()
@@ -256,6 +260,8 @@ def main() -> int:
     ap.add_argument("--json", default=None)
     ap.add_argument("--rt-priority", type=int, default=0, metavar="P",
                     help="run the probe and the node (shield and echo floor alike) SCHED_FIFO at P (1-99)")
+    ap.add_argument("--cpus", type=int, nargs=2, default=None, metavar=("PROBE", "NODE"),
+                    help="pin the probe and the node (all their threads) to these CPUs")
     ap.add_argument("--in-process", type=int, default=0, metavar="N",
                     help="only time N calls of the node's command callback in this process")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)

@@ -96,6 +96,7 @@ class ShieldNode(LifecycleNode):
         self._entities: list[Any] = []
         self._last_cmd_msg = self._out_msg = None
         self._clock = self.get_clock()
+        self._now = self._ros_now
 
     # -- lifecycle ----------------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -139,6 +140,10 @@ class ShieldNode(LifecycleNode):
                     d = d.setdefault(key, {})
                 d[leaf] = self.get_parameter(n).value
         self.shield = Shield.from_bundle(p["model"], config=shield_cfg or None)
+        # Without sim time, ROS time is the system clock: time.time reads it without rclpy's Time
+        # object (measured ~5 µs hot, ~35 µs cold per command). Fixed while configured; flipping
+        # use_sim_time later makes stamps and clock disagree, which the staleness check stops.
+        self._now = self._ros_now if self.get_parameter("use_sim_time").value else time.time
         self.obs_adapter = ObservationAdapter([e for e in p["observation"] if e],
                                               self.shield.observation.names)
         self.act_adapter = ActionAdapter([e for e in p["action"] if e], self.shield.action.names)
@@ -162,11 +167,12 @@ class ShieldNode(LifecycleNode):
                              history=HistoryPolicy.KEEP_LAST)
         self.pub_cmd = self.create_publisher(self.cmd_type, "cmd_out", cmd_qos)
         # ~/state is one record per decision; with nobody listening, building and handing it to
-        # DDS is wasted time on the command path, so the matched event keeps a listener count.
-        self._state_listeners = 1      # until the middleware reports otherwise: publish
+        # DDS is wasted time on the command path. The matched event keeps a listener count
+        # (promptly), and the watchdog tick re-reads it (in case an event is lost).
         self.pub_state = self.create_publisher(
             DiagnosticStatus, "~/state", cmd_qos,
             event_callbacks=PublisherEventCallbacks(matched=self._on_state_matched))
+        self._state_listeners = self.pub_state.get_subscription_count()
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", cmd_qos)
         subs = [
             self.create_subscription(self.cmd_type, "cmd_in", self._on_command, cmd_qos),
@@ -231,7 +237,8 @@ class ShieldNode(LifecycleNode):
         self._entities = []
 
     # -- callbacks ----------------------------------------------------------------------------
-    def _now(self) -> float:
+    def _ros_now(self) -> float:
+        """The node's ROS time in seconds (sim time when use_sim_time)."""
         return self._clock.now().nanoseconds * 1e-9
 
     def _on_state(self, msg) -> None:
@@ -271,6 +278,7 @@ class ShieldNode(LifecycleNode):
     def _on_tick(self) -> None:
         if not self._active:
             return
+        self._state_listeners = self.pub_state.get_subscription_count()
         out = self.sup.tick(self._now(), time.monotonic())
         if out is not None:
             self._publish(*out)

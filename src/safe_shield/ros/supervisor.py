@@ -151,7 +151,7 @@ class Supervisor:
         self.command_mono = mono
         if u_cmd is None:
             return self.stop(StopReason.COMMAND_BAD, mono)
-        if not np.all(np.isfinite(u_cmd)):
+        if not all(map(math.isfinite, u_cmd.tolist())):
             return self.stop(StopReason.COMMAND_NOT_FINITE, mono)
         reason = self._gate(now, mono)
         if reason is not None:
