@@ -159,8 +159,15 @@ def run_one(target: str, rate: float, duration: float, warmup: float,
     odom = Odometry()                  # robot far from every hazard: every command passes
     odom.pose.pose.position.x, odom.pose.pose.orientation.w = -1.8, 1.0
     clock = node.get_clock()
+    n_odom = 0
 
     def publish_odom() -> None:
+        # The robot drifts slowly (±5 cm, ±5 cm/s), so every state is new and the shield does its
+        # per-state work for each one, as on a moving robot; it stays far from every hazard.
+        nonlocal n_odom
+        n_odom += 1
+        odom.pose.pose.position.x = -1.8 + 0.05 * math.sin(0.05 * n_odom)
+        odom.twist.twist.linear.x = 0.05 * math.cos(0.05 * n_odom)
         odom.header.stamp = clock.now().to_msg()
         pub_odom.publish(odom)
 
