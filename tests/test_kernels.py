@@ -146,3 +146,18 @@ def test_a_state_that_fails_validation_is_not_prepared():
     np.testing.assert_array_equal(shield.filter._rows_x, before)
     u, d = shield.decide(bad, np.zeros(2), 0.0, 0.0)
     assert d.reason == "state_not_finite"
+
+
+def test_strided_state_and_command_arrays_decide_like_contiguous_ones():
+    shield = Shield.from_bundle(DEMO_BUNDLE)
+    s = _demo_state(shield, -0.3)
+    s[4:] = [1.8, 0.0, 0.0, 0.0, 0.0, 1.2, 0.0, -1.2, 1.0, 0.6, 1.0, -0.6, -1.0, 1.4]
+    strided_s = np.repeat(s, 2)[::2]                  # same values, not C-contiguous
+    u = np.array([1.0, 0.2])
+    strided_u = np.repeat(u, 3)[::3]
+    assert not strided_s.flags.c_contiguous and not strided_u.flags.c_contiguous
+    u_ref, d_ref = Shield.from_bundle(DEMO_BUNDLE).decide(s, u, 0.0, 0.0)
+    u_got, d_got = shield.decide(strided_s, strided_u, 0.0, 0.0)
+    np.testing.assert_array_equal(u_got, u_ref)
+    assert (d_got.outcome, d_got.reason) == (d_ref.outcome, d_ref.reason)
+    np.testing.assert_array_equal(shield.fallback_action(strided_s), shield.fallback_action(s))

@@ -82,7 +82,7 @@ class Shield:
         """The configured fallback for a state that passed validation, or for no usable state."""
         if state is None:
             return self.fallback.action(None)
-        x = np.asarray(state, np.float32).reshape(1, -1)
+        x = np.ascontiguousarray(state, np.float32).reshape(1, -1)   # the kernels take C order
         return self.fallback.action(x if self._state_problem(x) is None else None)
 
     def prepare(self, state: np.ndarray) -> None:
