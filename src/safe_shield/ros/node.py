@@ -168,7 +168,7 @@ class ShieldNode(LifecycleNode):
         self.pub_cmd = self.create_publisher(self.cmd_type, "cmd_out", cmd_qos)
         # ~/state is one record per decision; with nobody listening, building and handing it to
         # DDS is wasted time on the command path. The matched event keeps a listener count
-        # (promptly), and the watchdog tick re-reads it (in case an event is lost).
+        # (promptly), and each diagnostics period re-reads it (in case an event is lost).
         self.pub_state = self.create_publisher(
             DiagnosticStatus, "~/state", cmd_qos,
             event_callbacks=PublisherEventCallbacks(matched=self._on_state_matched))
@@ -278,7 +278,6 @@ class ShieldNode(LifecycleNode):
     def _on_tick(self) -> None:
         if not self._active:
             return
-        self._state_listeners = self.pub_state.get_subscription_count()
         out = self.sup.tick(self._now(), time.monotonic())
         if out is not None:
             self._publish(*out)
@@ -330,6 +329,7 @@ class ShieldNode(LifecycleNode):
     def _on_diagnostics(self) -> None:
         if self.sup is None:
             return
+        self._state_listeners = self.pub_state.get_subscription_count()   # in case an event is lost
         mono, now = time.monotonic(), self._now()
         stats = self.sup.stats(now, mono)
         healthy = self._active and self.sup._hard_stop_reason(now, mono) is None
