@@ -19,7 +19,11 @@ Choices where the digest lists ambiguities (sec. 8):
   * learning rates: cfg.preset="paper" is Table 4; preset "cpu" (default) scales the slow multiplier and SIS
     rates up because the paper's 5e-6 lambda rate over its 2e6 iterations cannot move lambda off
     softplus(-10) within a CPU budget of ~1e5 steps. The ORDER beta_zeta << beta_lambda << beta_pi
-    (Assumption 1) and the intervals m_pi/m_lam/m_phi = 3/12/24 are kept.
+    (Assumption 1) and the intervals m_pi/m_lam/m_phi = 3/12/24 are kept (Safety Gym: 1/4/8, same ratios,
+    safe_learners.sis_experiment.SAFETY_GYM_FAC).
+  * action_repeat (default 1): one decision held for k env steps; the buffer row's Delta_phi spans the decision,
+    while cost and eq.-1 violations are still counted on every env step.  Our departure for the 0.02-s Safety-Gym
+    tasks (k = 4 there); alpha_init (unstated in the paper; 0.01 there) -- both measured in RESULTS.md "SIS".
 """
 from __future__ import annotations
 
