@@ -12,13 +12,18 @@ Choices where the digest lists ambiguities (sec. 8):
     form is available as cfg.zeta_loss="lambda".
   * Q_phi target: clip(Delta_phi, -0.001, inf) [code]; Delta_phi recomputed with the CURRENT zeta from the
     stored per-obstacle (d, ddot) at t and t+1 on every batch.
-  * multiplier update uses the buffer action [code]; threshold d = 0 [code]; lambda = softplus(.) with output
+  * multiplier update uses a ~ pi_theta(s) (paper App. B.1; [code] uses the buffer action, which drove lambda to
+    lam_max everywhere on Safety Gym, RESULTS.md); threshold d = 0 [code]; lambda = softplus(.) with output
     bias -10 [code], clipped to [0, lam_max] in its own loss and stop-gradient in the policy loss.
   * eta_D = 0, lam_max = 100 [code]; "<" implemented as <= -eps when COUNTING violations.
   * learning rates: cfg.preset="paper" is Table 4; preset "cpu" (default) scales the slow multiplier and SIS
     rates up because the paper's 5e-6 lambda rate over its 2e6 iterations cannot move lambda off
     softplus(-10) within a CPU budget of ~1e5 steps. The ORDER beta_zeta << beta_lambda << beta_pi
-    (Assumption 1) and the intervals m_pi/m_lam/m_phi = 3/12/24 are kept.
+    (Assumption 1) and the intervals m_pi/m_lam/m_phi = 3/12/24 are kept (Safety Gym: 1/4/8, same ratios,
+    safe_learners.sis_experiment.SAFETY_GYM_FAC).
+  * action_repeat (default 1): one decision held for k env steps; the buffer row's Delta_phi spans the decision,
+    while cost and eq.-1 violations are still counted on every env step.  Our departure for the 0.02-s Safety-Gym
+    tasks (k = 4 there); alpha_init (unstated in the paper; 0.01 there) -- both measured in RESULTS.md "SIS".
 """
 from __future__ import annotations
 
@@ -71,6 +76,9 @@ class SISConfig:
     zeta_loss: str = "hinge"           # "hinge" (eq. 4, [code]) | "lambda" (eq. 13)
     sis_start: int = 10_000            # [code] starts SIS after 1e5 of 2e6 steps; scaled to our budget
     log_std_bounds: tuple = (-5.0, 1.0)
+    action_repeat: int = 1             # env steps per decision (our departure for dt = 0.02 s tasks, see doc)
+    action_scale: float = 1.0          # env action = clip(scale * tanh-action, -1, 1); [code] uses 10 on Safety Gym
+    alpha_init: float = 1.0            # initial entropy temperature (not stated in the paper)
     epoch_steps: int = 5_000           # per-epoch log
     eval_episodes: int = 5
     checkpoint_every: int = 25_000
@@ -137,7 +145,7 @@ def obstacle_terms(info):
     return np.asarray(info["d"], dtype=np.float32).reshape(-1), np.asarray(info["ddot"], dtype=np.float32).reshape(-1)
 
 
-def evaluate_episode(env, policy, seed, d_min, indices, eta_d=0.0):
+def evaluate_episode(env, policy, seed, d_min, indices, eta_d=0.0, action_repeat=1):
     """One evaluation episode of `policy` (obs -> action): return, episodic cost, cost steps, and eq.-1 violations
     (Delta_phi > -EPS_VIOL) counted under each index of `indices` {name: (sigma, n, k)}.  Shared by every
     method so PPO-Lagrangian and the FAC variants are scored by the same code."""
@@ -147,7 +155,9 @@ def evaluate_episode(env, policy, seed, d_min, indices, eta_d=0.0):
     csteps = steps = 0
     viol = dict.fromkeys(indices, 0)
     while True:
-        obs, r, term, trunc, info = env.step(policy(obs))
+        if steps % action_repeat == 0:            # a new decision every `action_repeat` env steps
+            a = policy(obs)
+        obs, r, term, trunc, info = env.step(a)
         d2, dd2 = obstacle_terms(info)
         for name, z in indices.items():
             viol[name] += int(delta_phi_np(d, dd, d2, dd2, z, d_min, eta_d) > -EPS_VIOL)
@@ -172,12 +182,17 @@ def mlp(i, o, h):
 
 
 class Actor(nn.Module):
-    """tanh-Gaussian policy, log sigma in [-5, 1] [code]; acts in [-1, 1]^dim (env scales)."""
+    """tanh-Gaussian policy, log sigma in [-5, 1] [code]; samples in [-1, 1]^dim (the critics' action space).
+    The env gets clip(scale * a, -1, 1) ([code]: scale 10 on Safety Gym, so |a| > 0.1 is full force)."""
 
-    def __init__(self, obs_dim, act_dim, hidden, log_std_bounds):
+    def __init__(self, obs_dim, act_dim, hidden, log_std_bounds, action_scale=1.0):
         super().__init__()
         self.net = mlp(obs_dim, 2 * act_dim, hidden)
         self.lo, self.hi = log_std_bounds
+        self.scale = float(action_scale)
+
+    def env_action(self, a):
+        return a if self.scale == 1.0 else torch.clamp(self.scale * a, -1.0, 1.0)
 
     def forward(self, obs):
         mu, log_std = self.net(obs).chunk(2, dim=-1)
@@ -193,7 +208,8 @@ class Actor(nn.Module):
         return a, logp
 
     def act_det(self, obs):
-        return torch.tanh(self(obs)[0])
+        """Deterministic ENV action (used by evaluation and the exported policy)."""
+        return self.env_action(torch.tanh(self(obs)[0]))
 
 
 class QNet(nn.Module):
@@ -268,26 +284,30 @@ class FACSIS:
         ad = self.env.action_space.shape[0]
         self.obs_dim, self.act_dim = od, ad
         h = cfg.hidden
-        self.actor = Actor(od, ad, h, cfg.log_std_bounds)
+        self.actor = Actor(od, ad, h, cfg.log_std_bounds, cfg.action_scale)
         self.q1, self.q2 = QNet(od, ad, h), QNet(od, ad, h)
         self.q1_t, self.q2_t = QNet(od, ad, h), QNet(od, ad, h)
         self.q1_t.load_state_dict(self.q1.state_dict())
         self.q2_t.load_state_dict(self.q2.state_dict())
         self.qphi = QNet(od, ad, h)                       # Q_phi(s,a): one-step, undiscounted Delta_phi predictor
         self.lam = LambdaNet(od, h, cfg.lam_bias_init)
-        self.log_alpha = torch.zeros((), requires_grad=True)
+        self.log_alpha = torch.tensor(math.log(cfg.alpha_init), requires_grad=True)
         self.target_entropy = -float(ad)                  # Table 4: H = -dim(A)
         # zeta = (sigma, n, k), a leaf tensor, box-clipped after each step
         self.zeta = torch.tensor(cfg.zeta_init, dtype=torch.float64, requires_grad=True)
-        a = cfg.lr_actor[0]
+        # fused Adam: one kernel per parameter group instead of a Python loop over tensors (measured in
+        # RESULTS.md, SIS "update cost"); the update rule is Adam's, unchanged
+        adam = lambda params, lr: torch.optim.Adam(params, lr, fused=True)   # noqa: E731
+        self.critic_params = list(self.q1.parameters()) + list(self.q2.parameters()) + list(self.qphi.parameters())
         self.opt = {
-            "actor": torch.optim.Adam(self.actor.parameters(), a),
-            "critic": torch.optim.Adam(list(self.q1.parameters()) + list(self.q2.parameters()) +
-                                       list(self.qphi.parameters()), cfg.lr_critic[0]),
-            "lambda": torch.optim.Adam(self.lam.parameters(), cfg.lr_lambda[0]),
-            "alpha": torch.optim.Adam([self.log_alpha], cfg.lr_alpha[0]),
-            "zeta": torch.optim.Adam([self.zeta], cfg.lr_zeta[0]),
+            "actor": adam(self.actor.parameters(), cfg.lr_actor[0]),
+            "critic": adam(self.critic_params, cfg.lr_critic[0]),
+            "lambda": adam(self.lam.parameters(), cfg.lr_lambda[0]),
+            "alpha": adam([self.log_alpha], cfg.lr_alpha[0]),
+            "zeta": adam([self.zeta], cfg.lr_zeta[0]),
         }
+        self._polyak_src = list(self.q1.parameters()) + list(self.q2.parameters())
+        self._polyak_tgt = list(self.q1_t.parameters()) + list(self.q2_t.parameters())
         self.buf = Buffer(cfg.buffer_size, od, ad, self.m)
         self.counters = dict(env_steps=0, grad_steps=0, episodes=0, cost_steps=0, eq1_violations=0,
                              cost_episodes=0, wall_s=0.0)
@@ -305,10 +325,17 @@ class FACSIS:
                                z[0], z[1], z[2], self.d_min, self.cfg.eta_d)
 
     def policy_action(self, obs, deterministic=False):
+        """The ENV action: deterministic (tanh of the mean) or sampled, scaled and clipped."""
         with torch.no_grad():
             o = torch.as_tensor(obs, dtype=torch.float32)[None]
-            a = self.actor.act_det(o) if deterministic else self.actor.sample(o)[0]
+            a = self.actor.act_det(o) if deterministic else self.actor.env_action(self.actor.sample(o)[0])
         return a[0].numpy()
+
+    def _explore(self, obs):
+        """(policy-space action stored in the buffer, env action)."""
+        with torch.no_grad():
+            a = self.actor.sample(torch.as_tensor(obs, dtype=torch.float32)[None])[0]
+        return a[0].numpy(), self.actor.env_action(a)[0].numpy()
 
     def _set_lrs(self, frac):
         c = self.cfg
@@ -334,8 +361,7 @@ class FACSIS:
         qphi_loss = F.mse_loss(self.qphi(b["obs"], b["act"]), y_phi)
         self.opt["critic"].zero_grad()
         (q_loss + qphi_loss).backward()
-        nn.utils.clip_grad_norm_(list(self.q1.parameters()) + list(self.q2.parameters()) +
-                                 list(self.qphi.parameters()), c.grad_clip)
+        nn.utils.clip_grad_norm_(self.critic_params, c.grad_clip)
         self.opt["critic"].step()
         out = {"q_loss": q_loss.item(), "qphi_loss": qphi_loss.item(), "dphi_pos": float((dphi > 0).float().mean())}
 
@@ -354,14 +380,13 @@ class FACSIS:
             alpha_loss.backward()
             self.opt["alpha"].step()
             with torch.no_grad():                                              # Polyak tau
-                for net, tgt in ((self.q1, self.q1_t), (self.q2, self.q2_t)):
-                    for p, pt in zip(net.parameters(), tgt.parameters()):
-                        pt.mul_(1 - c.tau).add_(c.tau * p)
+                torch._foreach_lerp_(self._polyak_tgt, self._polyak_src, c.tau)
             out.update(pi_loss=pi_loss.item(), alpha=float(alpha))
 
-        if t % c.m_lam == 0:  # step 6: ascent on J_lambda(xi) = E[lambda_xi(s) (Q_phi(s,a) - 0)], buffer action
-            with torch.no_grad():
-                qphi_b = self.qphi(b["obs"], b["act"])
+        if t % c.m_lam == 0:  # step 6: ascent on J_lambda(xi) = E[lambda_xi(s) (Q_phi(s,a) - 0)], a ~ pi_theta(s)
+            with torch.no_grad():   # paper App. B.1: the CURRENT policy's action; the buffer's old actions
+                #                     keep violating where pi no longer does, so lambda would climb to lam_max
+                qphi_b = self.qphi(b["obs"], self.actor.sample(b["obs"])[0])
             lam = self.lam(b["obs"]).clamp(0.0, c.lam_max)                     # lambda in [0, lam_max] (Thm 7)
             lam_loss = -(lam * qphi_b).mean()                                  # G_xi = Q_phi * grad_xi lambda
             self.opt["lambda"].zero_grad()
@@ -417,21 +442,29 @@ class FACSIS:
             ep = self._ep
             if n < c.learning_starts:
                 a = self.rng.uniform(-1, 1, self.act_dim).astype(np.float32)
+                a_env = np.clip(c.action_scale * a, -1.0, 1.0)
             else:
-                a = self.policy_action(ep["obs"])
-            obs2, r, term, trunc, info = self.env.step(a)
-            d2, dd2 = obstacle_terms(info)
-            self.counters["env_steps"] += 1
-            cost = float(info.get("cost", 0.0))
-            # eq. (1) violation with the current zeta, counted per step (evaluation metric, never a reward)
+                a, a_env = self._explore(ep["obs"])
+            # one decision = the action held for `action_repeat` env steps (or to the episode's end); every env
+            # step is counted, and eq. (1) is checked on every env step with the current zeta (never a reward)
             zeta_np = self.zeta_tuple()
-            viol = bool(delta_phi_np(ep["d"], ep["dd"], d2, dd2, zeta_np, self.d_min, c.eta_d) > -EPS_VIOL)
-            self.counters["cost_steps"] += int(cost > 0)
-            self.counters["eq1_violations"] += int(viol)
-            self.buf.add(obs=ep["obs"], act=a, rew=r, obs2=obs2, term=float(term), d=ep["d"], ddot=ep["dd"],
+            obs0, d0, dd0, r_sum = ep["obs"], ep["d"], ep["dd"], 0.0
+            for _ in range(c.action_repeat):
+                obs2, r, term, trunc, info = self.env.step(a_env)
+                d2, dd2 = obstacle_terms(info)
+                self.counters["env_steps"] += 1
+                cost = float(info.get("cost", 0.0))
+                viol = bool(delta_phi_np(ep["d"], ep["dd"], d2, dd2, zeta_np, self.d_min, c.eta_d) > -EPS_VIOL)
+                self.counters["cost_steps"] += int(cost > 0)
+                self.counters["eq1_violations"] += int(viol)
+                r_sum += r
+                ep.update(obs=obs2, d=d2, dd=dd2, ret=ep["ret"] + r, cost=ep["cost"] + cost,
+                          viol=ep["viol"] + int(viol), len=ep["len"] + 1)
+                if term or trunc or self.counters["env_steps"] >= total:
+                    break
+            # the decision's transition: Delta_phi over the held action (eq. 1 on the decision's time step)
+            self.buf.add(obs=obs0, act=a, rew=r_sum, obs2=obs2, term=float(term), d=d0, ddot=dd0,
                          d2=d2, ddot2=dd2)
-            ep.update(obs=obs2, d=d2, dd=dd2, ret=ep["ret"] + r, cost=ep["cost"] + cost,
-                      viol=ep["viol"] + int(viol), len=ep["len"] + 1)
             if term or trunc:
                 self.counters["episodes"] += 1
                 self.counters["cost_episodes"] += int(ep["cost"] > 0)
@@ -440,8 +473,9 @@ class FACSIS:
             if n >= c.learning_starts:
                 self._set_lrs(n / total)
                 last.update(self.update())
-            n += 1
-            if n % c.epoch_steps == 0 or n == total:
+            n_prev, n = n, self.counters["env_steps"]
+            crossed = lambda every: every and n // every > n_prev // every    # noqa: E731
+            if crossed(c.epoch_steps) or n == total:
                 self.counters["wall_s"] = wall0 + time.time() - t0
                 rec = dict(env_steps=n, **{k: v for k, v in self.counters.items() if k != "env_steps"},
                            zeta=dict(zip(("sigma", "n", "k"), self.zeta_tuple())),
@@ -455,7 +489,7 @@ class FACSIS:
                 logf.flush()
                 log(json.dumps(rec))
                 ep_stats = []
-            if c.checkpoint_every and n % c.checkpoint_every == 0:
+            if crossed(c.checkpoint_every):
                 self.save(os.path.join(c.run_dir, "checkpoint.pt"))
         self.counters["wall_s"] = wall0 + time.time() - t0
         logf.close()
@@ -466,7 +500,8 @@ class FACSIS:
         """Deterministic policy; per-episode return, cost, cost steps (violations) and eq.-1 violations."""
         env = env if env is not None else ENV_FACTORIES[self.cfg.env](**self.cfg.env_kwargs)
         pol = lambda o: self.policy_action(o, deterministic=True)   # noqa: E731
-        return [evaluate_episode(env, pol, seed + e, self.d_min, {"own": self.zeta_tuple()}, self.cfg.eta_d)
+        return [evaluate_episode(env, pol, seed + e, self.d_min, {"own": self.zeta_tuple()}, self.cfg.eta_d,
+                                 self.cfg.action_repeat)
                 for e in range(self.cfg.eval_episodes if episodes is None else episodes)]
 
     # --------------------------------------------------------------------------------------- checkpoint

@@ -237,3 +237,27 @@ def test_fac_sis_runs_on_safety_gym_point_hazard(tmp_path):
     assert ag.counters["env_steps"] == 400
     d = ag.buf.data["d"][: ag.buf.n]
     assert d.shape == (400, 4) and (d > 0).all()
+
+
+def test_action_repeat_counts_every_env_step_and_stores_decisions(tmp_path):
+    """With action_repeat k, one buffer row spans k env steps: its reward is their sum and its (d, ddot) pair
+    spans the whole decision (Delta_phi over the held action), while counters and eq.-1 checks are per env step."""
+    from safe_learners.sis import FACSIS, evaluate_episode
+    ag = FACSIS(_quick_cfg(tmp_path, total_steps=1200, learning_starts=400, action_repeat=4,
+                           action_scale=10.0)).learn(log=lambda s: None)
+    c = ag.counters
+    assert c["env_steps"] == 1200 and ag.buf.n == 300 and c["grad_steps"] == 200
+    assert c["episodes"] == 1200 // U.EP_LEN
+    recs = [json.loads(x) for x in open(tmp_path / "log.jsonl")]
+    assert [r["env_steps"] for r in recs] == [500, 1000, 1200]
+    # held action: the policy is asked once per k env steps; the env gets clip(scale * a) in [-1, 1]
+    calls = []
+
+    def pol(o):
+        calls.append(o)
+        return ag.policy_action(o, deterministic=True)
+    env = ag.env
+    row = evaluate_episode(env, pol, 7, ag.d_min, {"own": ag.zeta_tuple()}, action_repeat=4)
+    assert row["steps"] == U.EP_LEN and len(calls) == -(-U.EP_LEN // 4)
+    a = ag.policy_action(calls[0], deterministic=True)
+    assert np.all(np.abs(a) <= 1.0)
