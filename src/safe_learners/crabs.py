@@ -85,10 +85,10 @@ class CrabsConfig:
     model_grad_clip: float = 10.0
     # certificate (Eq. 1-5, Alg. 1)
     h_lr: float = 3e-4
-    h_lr_pretrain: float = 1e-3
+    h_lr_pretrain: float = 1e-3   # pendulum tasks; Move uses the code's 3e-4 (1e-3 makes its C_h oscillate, measured)
     h_wd: float = 1e-4
     reg_coef: float = 1e-3        # Eq. 5
-    margin_pretrain: float = 0.05  # eps_m [code]
+    margin_pretrain: float = 0.05  # eps_m [code]; Move overrides it to 0.01 (departure, see crabs_tasks.cartpole_task)
     margin: float = 0.01           # eps_m [code]
     n_chains: int = 1000          # paper 1e4; 1e3 vectorised chains on CPU (the audit uses >= 1e4 particles)
     mala_lambda1: float = 30.0    # App. D
