@@ -20,7 +20,7 @@ from safe_learners.sac import SACConfig, run_sac_baseline
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("--task", default="upright", choices=["upright", "tilt", "move"])
+    ap.add_argument("--task", default="upright", choices=["upright", "tilt", "move", "swing"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--preset", default="medium", choices=list(PRESETS))
     ap.add_argument("--epochs", type=int, default=None)
@@ -28,10 +28,10 @@ if __name__ == "__main__":
     ap.add_argument("--no-sac", action="store_true")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    kw = dict(PRESETS[a.preset])
+    task = make_task(a.task)
+    kw = {**PRESETS[a.preset], **task.config_overrides}
     if a.epochs is not None:
         kw["epochs"] = a.epochs
-    task = make_task(a.task)
     learner = Crabs(task, CrabsConfig(seed=a.seed, **kw), log_path=os.path.join(a.out, "log.jsonl"),
                     ckpt_path=os.path.join(a.out, "ckpt.pt"))
     summary = learner.train()

@@ -20,7 +20,7 @@ import sys
 import time
 
 PAUSED = 3
-TASKS = ("upright", "tilt", "move")
+TASKS = ("upright", "tilt", "move", "swing")
 
 
 def _atomic_write(path: str, text: str):
@@ -43,8 +43,8 @@ def worker(a) -> int:
     from safe_learners.crabs_tasks import make_task
     from safe_learners.sac import SACConfig, run_sac_baseline
 
-    kw = preset(a.preset, **({"epochs": a.epochs} if a.epochs is not None else {}))
     task = make_task(a.task)
+    kw = preset(a.preset, **{**task.config_overrides, **({"epochs": a.epochs} if a.epochs is not None else {})})
     learner = Crabs(task, CrabsConfig(seed=a.seed, **kw), log_path=os.path.join(a.run_dir, "log.jsonl"),
                     ckpt_path=os.path.join(a.run_dir, "ckpt.pt"))
     summary = learner.train(deadline=a.deadline)

@@ -66,7 +66,15 @@ class CrabsConfig:
     # warm-up data
     warmup_episodes: int = 5
     warmup_noise: float = 0.2
-    init_region_r: float = 3.0    # initial C_h ellipsoid radius (Mahalanobis, warm-up states) - our addition
+    # initial C_h shape before Alg. 1 pre-training (our addition, see Crabs.init_certificate_shape):
+    #   "ellipsoid": Mahalanobis ellipsoid of the warm-up states, radius init_region_r (Upright, Tilt);
+    #   "lyapunov" : sublevel set of a quadratic Lyapunov function of the LEARNED model's closed loop under pi_init,
+    #                sized to init_lyap_level x the state box's half-widths (Move: the data ellipsoid is not invariant
+    #                in 4-D - 19% of its states are true-simulator counterexamples at eps_m = 0.05, measured)
+    init_region_shape: str = "ellipsoid"
+    init_region_r: float = 3.0
+    init_lyap_level: float = 0.5
+    init_lyap_power: float = 4.0
     init_region_steps: int = 1000
     # dynamics (Eq. 6)
     model_lr: float = 1e-3
@@ -77,20 +85,25 @@ class CrabsConfig:
     model_grad_clip: float = 10.0
     # certificate (Eq. 1-5, Alg. 1)
     h_lr: float = 3e-4
-    h_lr_pretrain: float = 1e-3
+    h_lr_pretrain: float = 1e-3   # pendulum tasks; Move uses the code's 3e-4 (1e-3 makes its C_h oscillate, measured)
     h_wd: float = 1e-4
     reg_coef: float = 1e-3        # Eq. 5
-    margin_pretrain: float = 0.05  # eps_m [code]
+    margin_pretrain: float = 0.05  # eps_m [code]; Move overrides it to 0.01 (departure, see crabs_tasks.cartpole_task)
     margin: float = 0.01           # eps_m [code]
     n_chains: int = 1000          # paper 1e4; 1e3 vectorised chains on CPU (the audit uses >= 1e4 particles)
     mala_lambda1: float = 30.0    # App. D
     mala_eta0: float = 1e-3    # [code] 0.01; our certified sets are ~1% of the box
     mala_target_acc: float = 0.6
-    # per-chain step-size rule eta <- eta (1 + rate (acc - target)); [code] rate 0.01 over >= 2000 warm-up + 20k steps.
-    # Our certifications run ~300-1500 steps, where 0.01 leaves the acceptance at 0.08-0.5 (measured), so 0.05.
+    # per-chain step-size rule eta <- eta (1 + rate (min(1, alpha_MH) - target)) ([code]: on the MH probability, target
+    # 0.574, rate 0.01 over >= 2000 warm-up + 20k steps). Our certifications run ~300-1500 steps, where 0.01 leaves the
+    # acceptance at 0.08-0.5 (measured), so 0.05.
     mala_adapt_rate: float = 0.05
     cert_warmup_mala: int = 200
     cert_clean_steps: int = 500   # [code] 5000
+    # [code] BarrierCertOptimizer.train: after 1000 steps without a counterexample the chains restart uniformly in C_h
+    # and an 'observation period' of 5000 clean steps follows; here after cert_reinit_frac x cert_clean_steps
+    cert_reinit_frac: float = 0.2
+    cert_log_every: int = 500     # a 'cert_progress' log record every this many Alg.-1 steps
     cert_max_steps: int = 3000    # [code] 20000
     pretrain_max_steps: int = 20000
     # audit (gradient attack + true-simulator invariance)
@@ -259,6 +272,7 @@ class Mala:
         self.z = self.to_z(self.s0).expand(n, -1).clone()   # chains in unit-box coordinates, start at s0 (in C_h)
         self.eta = torch.full((n,), eta0)
         self.acc_ema = torch.full((n,), target_acc)
+        self.move_rate = float("nan")
 
     def to_s(self, z):
         return (self.lo + self.hi) / 2 + z * (self.hi - self.lo) / 2
@@ -293,12 +307,16 @@ class Mala:
         log_q_bwd = -((self.z - zp - eta * gp) ** 2).sum(-1) / (4 * eta[:, 0])
         log_alpha = lpp - lp + log_q_bwd - log_q_fwd
         u = torch.rand(log_alpha.shape, generator=self.gen).clamp_min(1e-12)
-        acc = inside & (torch.log(u) < log_alpha)
+        mh = torch.log(u) < log_alpha
+        acc = inside & mh
         self.z = torch.where(acc.unsqueeze(-1), zp.detach(), self.z)
-        a = acc.float()
-        self.eta = (self.eta * (1 + self.adapt_rate * (a - self.target))).clamp(1e-6, 0.5)   # [code] per-chain rule
-        self.acc_ema = 0.99 * self.acc_ema + 0.01 * a
-        return float(a.mean())
+        # [code] per-chain rule on the MH acceptance PROBABILITY min(1, alpha): a proposal rejected only for leaving
+        # C_h does not shrink eta (adapting on the 0/1 move indicator did, and left the MH acceptance at 0.31-0.52)
+        p_mh = log_alpha.clamp(max=0.0).exp()
+        self.eta = (self.eta * (1 + self.adapt_rate * (p_mh - self.target))).clamp(1e-6, 0.5)
+        self.acc_ema = 0.99 * self.acc_ema + 0.01 * mh.float()
+        self.move_rate = float(acc.float().mean())   # accepted AND inside C_h
+        return float(mh.float().mean())              # MH acceptance rate ([code]'s 'opt_s/accept')
 
     def project(self, h_fn, iters: int = 10, lr: float = 0.02):
         """Chains outside C_h: <= 10 normalised gradient-ascent steps on h; any still outside restart from a random
@@ -327,6 +345,14 @@ class Mala:
                     pick = ins[torch.randint(len(ins), (int(out.sum()),), generator=self.gen)]
                     self.z[out] = self.z[pick]
 
+    def reinit(self, states: torch.Tensor):
+        """[code] SLangevinOptimizer.reinit after StateBox.find_box: restart every chain from a state drawn uniformly in
+        C_h (chains that only diffuse from s0 miss counterexamples: measured on Move, 1-2% of uniform C_h states were
+        model counterexamples while 1000 chains found 0-1 per step). Step sizes restart at their median."""
+        idx = torch.randint(len(states), (len(self.z),), generator=self.gen)
+        self.z = self.to_z(states[idx]).clamp(-1, 1)
+        self.eta = torch.full_like(self.eta, float(self.eta.median()))
+
     def inject(self, s_bad: torch.Tensor, U_now: torch.Tensor):
         """Replace the chains of lowest U by given states (e.g. counterexamples found by the gradient attack)."""
         m = min(len(s_bad), len(self.z) // 2)
@@ -345,11 +371,40 @@ class Mala:
 # ----------------------------------------------------------------------------------------------------------------------
 # Audits of a certificate (issue 4 "Done when"; digest Sec. 8 faithful test 4)
 # ----------------------------------------------------------------------------------------------------------------------
-def sample_in_region(task: CrabsTask, h: Barrier, n: int, gen: torch.Generator, max_draws: int = 2000):
-    """Uniform states in C_h = {h >= 0} (rejection sampling from the state box) and the certified-region fraction."""
+def region_box(task: CrabsTask, h: Barrier, gen: torch.Generator, n: int = 10_000, expansion: float = 1.5,
+               max_rounds: int = 60):
+    """Sampling box for a small C_h ([code] StateBox.find_box): start from s0 +- 1e-3, sample uniformly in the
+    current extent of C_h widened 1.5x (clipped to the state box), widen the extent by the samples found in C_h, and
+    stop when a round finds none beyond it. Like the code's, this assumes C_h is connected around s0."""
     lo = torch.as_tensor(np.asarray(task.box_low, np.float32)); hi = torch.as_tensor(np.asarray(task.box_high, np.float32))
-    got, drawn, kept = [], 0, 0
-    for _ in range(max_draws):
+    s0 = torch.as_tensor(np.asarray(task.s0, np.float32))
+    mn, mx = s0 - 1e-3, s0 + 1e-3
+    for _ in range(max_rounds):
+        c, half = (mn + mx) / 2, (mx - mn) / 2 * expansion
+        blo, bhi = torch.maximum(lo, c - half), torch.minimum(hi, c + half)
+        s = blo + (bhi - blo) * torch.rand((n, task.n_obs), generator=gen)
+        with torch.no_grad():
+            ok = h(s) >= 0
+        if not ok.any():
+            break
+        smin, smax = s[ok].min(0).values, s[ok].max(0).values
+        if (smin >= mn).all() and (smax <= mx).all():
+            break
+        mn, mx = torch.minimum(mn, smin), torch.maximum(mx, smax)
+    c, half = (mn + mx) / 2, (mx - mn) / 2 * expansion
+    return torch.maximum(lo, c - half), torch.minimum(hi, c + half)
+
+
+def sample_in_region(task: CrabsTask, h: Barrier, n: int, gen: torch.Generator, max_draws: int = 2000,
+                     min_rate: float = 1e-3):
+    """Uniform states in C_h = {h >= 0} and the certified-region fraction of the state box, by rejection sampling
+    from the state box; when the first draw's hit rate is below min_rate (Move: C_h is ~1e-4 of the 4-D box), from
+    region_box instead (fraction rescaled by the volume ratio)."""
+    lo = torch.as_tensor(np.asarray(task.box_low, np.float32)); hi = torch.as_tensor(np.asarray(task.box_high, np.float32))
+    vol_ratio = 1.0
+    box_w, switched = hi - lo, False
+    got, drawn, kept, i = [], 0, 0, 0
+    while i < max_draws:
         s = lo + (hi - lo) * torch.rand((max(n, 10_000), task.n_obs), generator=gen)
         with torch.no_grad():
             ok = h(s) >= 0
@@ -357,8 +412,13 @@ def sample_in_region(task: CrabsTask, h: Barrier, n: int, gen: torch.Generator, 
         got.append(s[ok])
         if kept >= n:
             break
+        if i == 0 and not switched and kept < min_rate * drawn:   # restart in the region box (same budget)
+            lo, hi = region_box(task, h, gen)
+            vol_ratio, switched = float(torch.prod((hi - lo) / box_w)), True
+            got, drawn, kept, i = [], 0, 0, -1
+        i += 1
     s = torch.cat(got)[:n]
-    return s, kept / drawn
+    return s, kept / drawn * vol_ratio
 
 
 def gradient_attack(task, h, model, pi_mean, gen, n_particles=10_000, steps=100, lr=0.02, extra=None):
@@ -526,25 +586,57 @@ class Crabs:
             return pi.mean_action(torch.as_tensor(obs, dtype=torch.float32)[None])[0].numpy()
 
     def init_certificate_shape(self):
-        """OUR ADDITION (not in the paper): before Alg. 1 pre-training, regress f_phi so that the initial C_h is the
-        ellipsoid {d^2(s) <= r^2} around the warm-up states (Mahalanobis distance, r = init_region_r), i.e.
-        f(s) - f(s0) ~ kappa (d^2(s) - d^2(s0)) with softplus = 1 on the ellipsoid. A randomly initialised f makes C_h
-        cover every velocity in the box, where the model has seen no data; Alg. 1 then spends its budget shrinking it."""
+        """OUR ADDITION (not in the paper): before Alg. 1 pre-training, regress f_phi so that the initial C_h is a chosen
+        ellipsoid {V(s) <= c}: f(s) - f(s0) ~ ln(e-1) ((V(s) - V(s0)) / (c - V(s0)))^p, so softplus = 1 on {V = c}.
+        A randomly initialised f makes C_h cover every velocity in the box, where the model has seen no data; Alg. 1
+        then spends its budget shrinking it. V and c come from ``init_region_shape`` (CrabsConfig)."""
         n = self.buf.n
         S = torch.as_tensor(self.buf.s[:n])
-        m, cov = S.mean(0), torch.cov(S.T) + 1e-3 * torch.eye(S.shape[1])
-        P = torch.linalg.inv(cov)
-        d2 = lambda x: (((x - m) @ P) * (x - m)).sum(-1)
-        r2 = max(self.cfg.init_region_r ** 2, float(d2(self.h.s0[None])) + 1.0)
-        kappa = math.log(math.e - 1) / (r2 - float(d2(self.h.s0[None])))
+        s0 = self.h.s0[None]
+        if self.cfg.init_region_shape == "lyapunov":
+            (V, c), p = self._lyapunov_shape(), self.cfg.init_lyap_power
+        elif self.cfg.init_region_shape == "ellipsoid":
+            m, cov = S.mean(0), torch.cov(S.T) + 1e-3 * torch.eye(S.shape[1])
+            P = torch.linalg.inv(cov)
+            V = lambda x: (((x - m) @ P) * (x - m)).sum(-1)   # squared Mahalanobis distance to the warm-up states
+            c, p = max(self.cfg.init_region_r ** 2, float(V(s0)) + 1.0), 1.0
+        else:
+            raise ValueError(f"init_region_shape must be 'ellipsoid' or 'lyapunov', got {self.cfg.init_region_shape!r}")
+        v0 = float(V(s0))
+        kappa = math.log(math.e - 1)
         lo = torch.as_tensor(np.asarray(self.task.box_low, np.float32)); hi = torch.as_tensor(np.asarray(self.task.box_high, np.float32))
         opt = torch.optim.Adam(self.h.parameters(), lr=3e-3)
         for _ in range(self.cfg.init_region_steps):
             s = torch.cat([lo + (hi - lo) * torch.rand((512, self.task.n_obs), generator=self.gen),
                            S[torch.randint(n, (256,), generator=self.gen)]])
-            target = (kappa * (d2(s) - d2(self.h.s0[None]))).clamp(-3.0, 10.0)
+            target = (kappa * ((V(s) - v0) / (c - v0)).clamp_min(0.0) ** p).clamp(-3.0, 10.0)
             loss = ((self.h.f_val(s) - self.h.f_val(self.h.s0) - target) ** 2).mean()
             opt.zero_grad(); loss.backward(); opt.step()
+
+    def _lyapunov_shape(self):
+        """Returns (V, c): V(s) = (s - s0)' P (s - s0) with A' P A - P = -Q: P solves the discrete Lyapunov equation of the learned
+        model's closed loop linearised at s0, A = d/ds mean_k mu_k(s, pi_init(s)) (data-driven: only the ensemble and
+        pi_init are used), Q = diag(1 / box half-width^2). The level c is the largest with the ellipsoid inside
+        init_lyap_level x the box half-widths in every coordinate (max |s_i - s0_i| on {V <= c} is sqrt(c (P^-1)_ii)).
+        Sublevel sets of V are invariant for the linearised closed loop, and p > 1 makes f steep near {V = c}, so the
+        one-step rise h(s') - h(s) >= eps_m is reachable (with p = 1, (1 - V'/V) must exceed ~13% per step there)."""
+        s0 = self.h.s0
+        pi = self.policy.mean_action
+        with torch.enable_grad():
+            A = torch.autograd.functional.jacobian(
+                lambda x: self.model.means(x[None], pi(x[None]))[:, 0].mean(0), s0).detach().double().numpy()
+        n = len(s0)
+        if np.abs(np.linalg.eigvals(A)).max() >= 1.0:
+            raise RuntimeError("init_region_shape='lyapunov': the learned closed loop under pi_init is not stable at s0 "
+                               f"(|eig| = {np.abs(np.linalg.eigvals(A)).round(3)}); use 'ellipsoid'")
+        hw = (np.asarray(self.task.box_high, np.float64) - np.asarray(self.task.box_low, np.float64)) / 2
+        Q = np.diag(1.0 / hw ** 2)
+        P = np.linalg.solve(np.eye(n * n) - np.kron(A.T, A.T), Q.reshape(-1)).reshape(n, n)
+        P = (P + P.T) / 2
+        Pi = np.linalg.inv(P)
+        c = float(min((self.cfg.init_lyap_level * hw[i]) ** 2 / Pi[i, i] for i in range(n)))
+        Pt = torch.as_tensor(P, dtype=torch.float32)
+        return (lambda x: (((x - s0) @ Pt) * (x - s0)).sum(-1)), c
 
     # -- dynamics (Eq. 6) ------------------------------------------------------------------------------------------
     def train_model(self, steps: int):
@@ -597,19 +689,32 @@ class Crabs:
             g["lr"] = lr
         pi = self.policy.mean_action
         U_fn = lambda s: self.U(s, pi(s))
-        accs = []
+        accs, moves = [], []
         for _ in range(cfg.cert_warmup_mala):
-            accs.append(self.mala.step(U_fn, self.h))
+            accs.append(self.mala.step(U_fn, self.h)); moves.append(self.mala.move_rate)
         clean, steps, n_cex_total, attack_fail, attack_wall, attack_steps = 0, 0, 0, 0, 0.0, 0
+        observing, n_reinit = False, 0
         ok = False
         max_U_attack = float("nan")
         while steps < max_steps:
             n_w, acc, _ = self.cert_step(margin, use_reg)
-            accs.append(acc)
+            accs.append(acc); moves.append(self.mala.move_rate)
             steps += 1
             n_cex_total += n_w
             clean = 0 if n_w else clean + 1
-            if clean >= cfg.cert_clean_steps:
+            if steps % cfg.cert_log_every == 0:   # progress of long certifications (Move pre-training)
+                self.log({"stage": "cert_progress", "cert_steps": steps, "cert_counterexamples": n_cex_total,
+                          "chain_restarts": n_reinit, "attack_failures": attack_fail,
+                          "mala_acceptance": float(np.mean(accs[-cfg.cert_log_every:])),
+                          "region_fraction": sample_in_region(self.task, self.h, 2000, self.gen, max_draws=1)[1]})
+            if not observing and clean >= max(1, int(cfg.cert_reinit_frac * cfg.cert_clean_steps)):
+                # [code] 'observation period': restart the chains uniformly in C_h, then count clean steps afresh
+                self.mala.reinit(sample_in_region(self.task, self.h, len(self.mala.z), self.gen)[0])
+                observing, clean, n_reinit = True, 0, n_reinit + 1
+                continue
+            if n_w:
+                observing = False
+            if observing and clean >= cfg.cert_clean_steps:
                 t_a = time.time()
                 # gate: a short gradient attack; only a certificate that survives it gets the full audit attack
                 max_U_attack, s_sorted, U_sorted = gradient_attack(
@@ -629,11 +734,13 @@ class Crabs:
                 bad = s_sorted[U_sorted > -margin]
                 with torch.no_grad():
                     self.mala.inject(bad, U_fn(self.mala.states))
-                clean = 0
+                clean, observing = 0, False
         with torch.no_grad():
             _, frac = sample_in_region(self.task, self.h, 20_000, self.gen, max_draws=1)
         info = {"cert_steps": steps, "cert_counterexamples": n_cex_total, "attack_failures": attack_fail,
+                "chain_restarts": n_reinit,
                 "attack_max_U": max_U_attack, "attack_wall_s": attack_wall, "mala_acceptance": float(np.mean(accs)) if accs else float("nan"),
+                "mala_move_rate": float(np.mean(moves)) if moves else float("nan"),
                 "region_fraction_trained": frac}
         if ok:
             self.accept()
