@@ -143,9 +143,11 @@ class Shield:
         u = result.action
         if u is None:
             return self._fall_back(x, result.reason, t0, result.certificate)
-        try:
-            certified = kernels.finite_within(u, self._act_low, self._act_high)
-        except TypeError:     # not a float64 vector: nothing a filter may return
+        try:      # the filter contract fixes no dtype or layout; the kernel needs float64, C order
+            u = np.ascontiguousarray(u, dtype=np.float64)
+            certified = u.shape == self._act_low.shape and kernels.finite_within(
+                u, self._act_low, self._act_high)
+        except (TypeError, ValueError):   # not a numeric vector: nothing a filter may return
             certified = False
         if not certified:
             return self._fall_back(x, Reason.UNCERTIFIED_OUTPUT, t0, result.certificate)
