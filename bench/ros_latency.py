@@ -3,6 +3,7 @@ loopback, at 100 / 500 / 1000 Hz command rates, beside a bare rclpy echo node (t
 
     python3 bench/ros_latency.py [--duration 60] [--rates 100 500 1000] [--json out.json]
     python3 bench/ros_latency.py --in-process 5000     # the node's own per-command cost
+    python3 bench/ros_latency.py --in-process 5000 --gap-ms 2   # ... with 2 ms idle before each
 
 Run with any Python: it installs/uses .venv-ros (scripts/ros_env.sh) and re-runs itself inside a
 loopback-only network namespace (tests/ros/netns.sh). Each (target, rate) run starts a fresh node
@@ -65,9 +66,11 @@ def echo_main() -> int:
     return 0
 
 
-def in_process(n: int) -> dict:
+def in_process(n: int, gap_s: float = 0.0) -> dict:
     """Per-command cost of the node's own code, no DDS wait: the cmd_in callback (adapter,
-    supervisor, core decide, building and publishing cmd_out and ~/state) called directly."""
+    supervisor, core decide, building and publishing cmd_out and ~/state) called directly.
+    ``gap_s`` > 0 sleeps that long before each call, as between commands at 1/gap_s Hz: on a
+    small VM the code then runs with cold caches, several times slower than back to back."""
     import numpy as np
     import rclpy
     from geometry_msgs.msg import Twist
@@ -87,8 +90,11 @@ def in_process(n: int) -> dict:
     t_cb, outcomes = np.empty(n), set()
     for i in range(n + 500):                       # 500 warm-up calls
         if i % 20 == 0:                            # keep the state fresh (50 Hz-ish)
+            odom.pose.pose.position.x = -1.8 + 1e-5 * (i % 1000)    # a new state each time
             odom.header.stamp = node.get_clock().now().to_msg()
             node._on_state(odom)
+        if gap_s:
+            time.sleep(gap_s)
         t0 = time.perf_counter()
         node._on_command(cmd)
         if i >= 500:
@@ -97,7 +103,7 @@ def in_process(n: int) -> dict:
     ct = np.array(node.sup.compute_times)
     node.destroy_node()
     rclpy.try_shutdown()
-    return {"calls": n, "callback_median_us": float(np.median(t_cb) * 1e6),
+    return {"calls": n, "gap_ms": gap_s * 1e3, "callback_median_us": float(np.median(t_cb) * 1e6),
             "callback_p99_us": float(np.percentile(t_cb, 99) * 1e6),
             "decide_median_us": float(np.median(ct) * 1e6),
             "decide_p99_us": float(np.percentile(ct, 99) * 1e6), "outcomes": outcomes}
@@ -271,13 +277,15 @@ def main() -> int:
                     help="pin the probe and the node (all their threads) to these CPUs")
     ap.add_argument("--in-process", type=int, default=0, metavar="N",
                     help="only time N calls of the node's command callback in this process")
+    ap.add_argument("--gap-ms", type=float, default=0.0,
+                    help="with --in-process: idle this long before each call (cold-cache cost)")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--echo", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.echo:
         return echo_main()
     if args.inner and args.in_process:
-        print(json.dumps(in_process(args.in_process)))
+        print(json.dumps(in_process(args.in_process, args.gap_ms * 1e-3)))
         return 0
     if args.inner:
         return inner(args)

@@ -104,23 +104,52 @@ def _demo_state(shield: Shield, x: float) -> np.ndarray:
     return s
 
 
+class _CountingGraph:
+    """A bound index graph that counts its ONNX Runtime evaluations."""
+
+    def __init__(self, bound):
+        self.bound, self.inputs, self.calls = bound, bound.inputs, 0
+
+    def __call__(self):
+        self.calls += 1
+        return self.bound()
+
+
 def test_index_rows_are_reused_only_for_the_same_state():
     shield = Shield.from_bundle(DEMO_BUNDLE)
     f = shield.filter
-    calls = []
-    run = f._index.__call__
-    f._index = lambda: calls.append(1) or run()     # count ONNX Runtime index evaluations
+    f._index = counting = _CountingGraph(f._index)
     a = _demo_state(shield, -0.5).reshape(1, -1)
     b = _demo_state(shield, -0.4).reshape(1, -1)
-    A1, b1, _, _ = [np.copy(v) for v in f.constraints(a)]
+    rows = f.constraints(a)
+    A1, b1 = rows.A.copy(), rows.b.copy()
     f.constraints(a)
-    assert len(calls) == 1                           # same state: the rows are reused
+    assert counting.calls == 1                       # same state: the rows are reused
     f.constraints(b)
-    assert len(calls) == 2                           # a new state: evaluated again
-    A2, b2, _, _ = [np.copy(v) for v in f.constraints(a)]
-    assert len(calls) == 3
+    assert counting.calls == 2                       # a new state: evaluated again
+    rows = f.constraints(a)
+    A2, b2 = rows.A.copy(), rows.b.copy()
+    assert counting.calls == 3
     np.testing.assert_array_equal(A1, A2)
     np.testing.assert_array_equal(b1, b2)
+
+
+def test_prepared_rows_serve_the_decisions_and_are_never_rewritten():
+    shield = Shield.from_bundle(DEMO_BUNDLE)
+    f = shield.filter
+    f._index = counting = _CountingGraph(f._index)
+    a = _demo_state(shield, -0.5)
+    b = _demo_state(shield, -0.4)
+    shield.prepare(a)
+    published = f._prepared
+    A_a = published.A.copy()
+    shield.decide(a, np.array([0.3, 0.1]), 0.0, 0.0)
+    assert counting.calls == 0                       # the decision used the prepared rows
+    assert f.constraints(a.reshape(1, -1)) is published
+    shield.prepare(b)                                # a new record; the old one is untouched
+    assert f._prepared is not published
+    np.testing.assert_array_equal(published.A, A_a)
+    np.testing.assert_array_equal(published.x[0], a)
 
 
 def test_prepare_gives_the_same_decisions_as_deciding_cold():
@@ -141,9 +170,8 @@ def test_prepare_gives_the_same_decisions_as_deciding_cold():
 def test_a_state_that_fails_validation_is_not_prepared():
     shield = Shield.from_bundle(DEMO_BUNDLE)
     bad = _demo_state(shield, np.nan)
-    before = shield.filter._rows_x.copy()            # the warm-up's last state
     shield.prepare(bad)                               # no exception, nothing evaluated
-    np.testing.assert_array_equal(shield.filter._rows_x, before)
+    assert shield.filter._prepared is None
     u, d = shield.decide(bad, np.zeros(2), 0.0, 0.0)
     assert d.reason == "state_not_finite"
 

@@ -37,6 +37,22 @@ def state_problem(x, low, high):
     return STATE_OUT_OF_RANGE if out_of_range else STATE_OK
 
 
+@njit(["int64(float64[::1], float32[:, ::1], float32[::1], float32[::1], boolean)",
+       "int64(float32[::1], float32[:, ::1], float32[::1], float32[::1], boolean)"], **_OPTS)
+def load_state(state, x, low, high, check_range):
+    """x[0] = state (as float32), then state_problem(x) (only finiteness unless check_range):
+    the decision's state copy and validation in one call. state must have x's length."""
+    for j in range(x.shape[1]):
+        x[0, j] = state[j]
+    if check_range:
+        return state_problem(x, low, high)
+    for j in range(x.shape[1]):
+        v = x[0, j]
+        if v - v != 0.0:
+            return STATE_NOT_FINITE
+    return STATE_OK
+
+
 @njit("boolean(float32[:, ::1], float32[:, ::1])", **_OPTS)
 def same_rows(a, b):
     """a == b elementwise (NaN is never equal, so a NaN state is never treated as seen)."""

@@ -20,6 +20,7 @@ from .fallback import Fallback
 from .filters import SafetyFilter, filter_from_bundle
 
 _BOUND_TOL = 1e-9
+_FLOAT64 = np.dtype(np.float64)
 
 
 class Shield:
@@ -36,6 +37,8 @@ class Shield:
         self._act_low = np.array(bundle.action.low - _BOUND_TOL, np.float64)
         self._act_high = np.array(bundle.action.high + _BOUND_TOL, np.float64)
         self._x = np.empty((1, bundle.observation.size), np.float32)  # reused state row
+        self._prepare_x = np.empty_like(self._x)    # prepare's own: it may run on another thread
+        self._state_shape = (bundle.observation.size,)
 
     @classmethod
     def from_bundle(cls, path: str | Path | Bundle,
@@ -88,12 +91,13 @@ class Shield:
     def prepare(self, state: np.ndarray) -> None:
         """A new state arrived: let the filter do its per-state work now, so the next command
         only pays the per-command part. Purely an optimisation: ``decide`` validates everything
-        again, and anything wrong here is left for ``decide`` to reject."""
+        again, and anything wrong here is left for ``decide`` to reject. May run on a thread of
+        its own beside ``decide`` (one preparing thread at a time)."""
         prepare = getattr(self.filter, "prepare", None)
         if prepare is None:
             return
         try:
-            x = self._x
+            x = self._prepare_x
             x[0] = state
             if self._state_problem(x) is None:
                 prepare(x)
@@ -107,19 +111,34 @@ class Shield:
             return self._STATE_REASONS[kernels.state_problem(x, self._obs_low, self._obs_high)]
         return None if np.isfinite(x).all() else Reason.STATE_NOT_FINITE
 
+    def _load_state(self, state) -> str | None:
+        """Copy ``state`` into the decision's row self._x and validate it: None, or the reason
+        to fall back. One compiled call for a float64/float32 vector; anything else is first
+        converted (and refused if it is not a vector of numbers of the right length)."""
+        x = self._x
+        if getattr(state, "shape", None) == self._state_shape:
+            try:
+                return self._STATE_REASONS[kernels.load_state(
+                    state, x, self._obs_low, self._obs_high, self.config.check_state_range)]
+            except TypeError:          # another dtype or a strided view: convert below
+                pass
+        try:
+            state = np.ascontiguousarray(state, dtype=np.float64)
+        except (TypeError, ValueError):  # not numbers at all
+            return Reason.STATE_WRONG_SHAPE
+        if state.shape != self._state_shape:
+            return Reason.STATE_WRONG_SHAPE
+        return self._STATE_REASONS[kernels.load_state(
+            state, x, self._obs_low, self._obs_high, self.config.check_state_range)]
+
     def decide(self, state: np.ndarray, u_cmd: np.ndarray, state_stamp: float,
                now: float) -> tuple[np.ndarray, Decision]:
-        """Filter one command. ``state_stamp`` and ``now`` are seconds on the same clock."""
+        """Filter one command. ``state_stamp`` and ``now`` are seconds on the same clock.
+        Returns the action to apply (always a finite float64 vector inside the action bounds)
+        and the decision record."""
         t0 = time.perf_counter()
         x = self._x
-        try:
-            state = np.asarray(state, dtype=np.float32)
-        except (TypeError, ValueError):  # not numbers at all
-            return self._fall_back(None, Reason.STATE_WRONG_SHAPE, t0)
-        if state.shape != (x.shape[1],):
-            return self._fall_back(None, Reason.STATE_WRONG_SHAPE, t0)
-        x[0] = state
-        problem = self._state_problem(x)
+        problem = self._load_state(state)
         if problem is not None:
             return self._fall_back(None, problem, t0)
         # A stamp from the future is as untrustworthy as an old one (clock jump, bad header).
@@ -127,11 +146,8 @@ class Shield:
         if not (-self.config.state_timeout_s <= age <= self.config.state_timeout_s):
             return self._fall_back(None, Reason.STATE_STALE, t0)
         self.fallback.observe(x)
-        try:
-            u_cmd = np.ascontiguousarray(u_cmd, dtype=np.float64)
-        except (TypeError, ValueError):
-            return self._fall_back(x, Reason.COMMAND_WRONG_SHAPE, t0)
-        if u_cmd.shape != (self.action.size,):
+        u_cmd = _float64_vector(u_cmd, self._act_low.shape)
+        if u_cmd is None:
             return self._fall_back(x, Reason.COMMAND_WRONG_SHAPE, t0)
         if not kernels.all_finite(u_cmd):
             return self._fall_back(x, Reason.COMMAND_NOT_FINITE, t0)
@@ -143,13 +159,8 @@ class Shield:
         u = result.action
         if u is None:
             return self._fall_back(x, result.reason, t0, result.certificate)
-        try:      # the filter contract fixes no dtype or layout; the kernel needs float64, C order
-            u = np.ascontiguousarray(u, dtype=np.float64)
-            certified = u.shape == self._act_low.shape and kernels.finite_within(
-                u, self._act_low, self._act_high)
-        except (TypeError, ValueError):   # not a numeric vector: nothing a filter may return
-            certified = False
-        if not certified:
+        u = _float64_vector(u, self._act_low.shape)   # the filter contract fixes no dtype
+        if u is None or not kernels.finite_within(u, self._act_low, self._act_high):
             return self._fall_back(x, Reason.UNCERTIFIED_OUTPUT, t0, result.certificate)
         elapsed = time.perf_counter() - t0
         if elapsed > self.config.deadline_s:
@@ -161,3 +172,16 @@ class Shield:
                    certificate: float = float("nan")) -> tuple[np.ndarray, Decision]:
         u = self.fallback.action(x)
         return u, Decision(Outcome.FALLBACK, reason, certificate, time.perf_counter() - t0)
+
+
+def _float64_vector(v, shape: tuple[int]) -> np.ndarray | None:
+    """v as a C-ordered float64 vector of the given shape (v itself when it already is one, the
+    common case, checked without a numpy call), or None when it is not a vector of numbers of
+    that shape. The kernels need exactly this: they index by the bounds' length."""
+    if type(v) is np.ndarray and v.dtype is _FLOAT64 and v.shape == shape and v.flags.c_contiguous:
+        return v
+    try:
+        v = np.ascontiguousarray(v, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return v if v.shape == shape else None

@@ -1,6 +1,9 @@
 """Watchdog rules of the ROS node, on the real shield core and the shipped bundle."""
 
 import math
+import os
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +98,119 @@ def test_diagnostics_figures_cover_the_window_since_the_last_report():
     assert second["intervention_ratio"] == 1.0
     assert second["intervention_ratio_total"] == pytest.approx(10 / 60)
     assert math.isnan(second["compute_p50_us"])                # no decide() in this window
+
+
+# -- background preparation (the node's default): a state counts once it is committed ----------
+
+def test_a_state_is_used_only_once_committed_and_until_then_the_previous_one_ages():
+    waiting = []                                        # a preparer that has not run yet
+    s = Supervisor(Shield.from_bundle(MODEL, {"state_timeout_s": 0.2}),
+                   SupervisorConfig(state_timeout_s=0.2, recovery_s=0.0), ingest=waiting.append)
+    s.on_state(X, stamp=100.0, mono=0.0)
+    assert s.on_command(U, 100.01, 0.01)[1].reason == "state_missing"   # nothing committed
+    s.commit_state(waiting.pop())
+    assert s.on_command(U, 100.02, 0.02)[1].outcome is Outcome.PASS
+    s.on_state(X, stamp=100.3, mono=0.3)                 # received, never committed
+    assert s.on_command(U, 100.31, 0.31)[1].reason == "state_stale"     # fails closed
+    s.commit_state(waiting.pop())
+    assert s.on_command(U, 100.32, 0.32)[1].outcome is Outcome.PASS
+
+
+def test_an_unreadable_state_stops_at_once_without_waiting_for_the_preparer():
+    waiting = []
+    s = Supervisor(Shield.from_bundle(MODEL, {"state_timeout_s": 0.2}),
+                   SupervisorConfig(state_timeout_s=0.2), ingest=waiting.append)
+    s.on_state(X, stamp=100.0, mono=0.0)
+    s.commit_state(waiting.pop())
+    s.on_state(None, stamp=100.01, mono=0.01)
+    assert s.on_command(U, 100.02, 0.02)[1].reason == "state_unreadable" and not waiting
+
+
+def test_background_preparer_commits_the_latest_state_on_its_own_thread():
+    from safe_shield.ros.background import BackgroundPreparer
+
+    seen, gate, done = [], threading.Event(), threading.Event()
+
+    def commit(sample):
+        gate.wait(5)                                     # hold the thread on the first state
+        seen.append((sample, threading.current_thread().name))
+        if sample == "c":
+            done.set()
+
+    p = BackgroundPreparer(commit)
+    try:
+        p.submit("a")
+        for _ in range(100):                             # until the thread has taken "a"
+            if p._pending is None:
+                break
+            time.sleep(0.01)
+        p.submit("b")                                    # waiting: replaced by "c" (latest wins)
+        p.submit("c")
+        gate.set()
+        assert done.wait(5)
+    finally:
+        p.close()
+    assert [x for x, _ in seen] == ["a", "c"]
+    assert {name for _, name in seen} == {"safe_shield_prepare"}
+    assert not p.alive
+
+
+def test_background_preparation_gives_the_same_decisions_as_preparing_inline():
+    from safe_shield.ros.background import BackgroundPreparer
+
+    cfg = SupervisorConfig(state_timeout_s=0.2, recovery_s=0.0)
+    inline = Supervisor(Shield.from_bundle(MODEL, {"state_timeout_s": 0.2}), cfg)
+    bg = Supervisor(Shield.from_bundle(MODEL, {"state_timeout_s": 0.2}), cfg)
+    preparer = BackgroundPreparer(bg.commit_state)
+    bg.ingest = preparer.submit
+    rng = np.random.default_rng(0)
+    try:
+        for i in range(50):
+            x = X.copy()
+            x[:4] = rng.uniform(-1.5, 1.5, 4)
+            t = 0.01 * i
+            inline.on_state(x, stamp=100.0 + t, mono=t)
+            bg.on_state(x, stamp=100.0 + t, mono=t)
+            for _ in range(500):                         # wait for the commit
+                if bg.sample.obs is x:
+                    break
+                time.sleep(0.002)
+            assert bg.sample.obs is x
+            np.testing.assert_array_equal(bg.shield.filter._prepared.x[0], x.astype(np.float32))
+            for _ in range(3):
+                u_cmd = rng.uniform(-1.5, 1.5, 2)
+                u_i, d_i = inline.on_command(u_cmd, 100.0 + t, t)
+                u_b, d_b = bg.on_command(u_cmd, 100.0 + t, t)
+                np.testing.assert_array_equal(u_i, u_b)
+                assert (d_i.outcome, d_i.reason) == (d_b.outcome, d_b.reason)
+    finally:
+        preparer.close()
+    assert preparer.failures == 0
+
+
+def test_under_a_real_time_policy_the_preparer_runs_one_level_below_the_decisions():
+    from safe_shield.ros.background import BackgroundPreparer
+
+    seen = []
+
+    def start_from_a_fifo_thread():
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+        except PermissionError:
+            seen.append("not permitted")
+            return
+        p = BackgroundPreparer(lambda _: seen.append(
+            (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority)))
+        p.submit("x")
+        for _ in range(500):
+            if seen:
+                break
+            time.sleep(0.01)
+        p.close()
+
+    t = threading.Thread(target=start_from_a_fifo_thread)
+    t.start()
+    t.join(10)
+    if seen == ["not permitted"]:
+        pytest.skip("SCHED_FIFO needs CAP_SYS_NICE here")
+    assert seen == [(os.SCHED_FIFO, 9)]

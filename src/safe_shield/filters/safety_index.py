@@ -32,12 +32,12 @@ class LinearControlAffine:
         self.A = np.ascontiguousarray(A, np.float64)
         self.B = np.ascontiguousarray(B, np.float64)
         self.c = np.ascontiguousarray(c, np.float64)
-        self._f = np.empty(len(self.c))
 
-    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(f(x), g(x)) for the float32 state row x of shape (1, n); f is a reused buffer."""
-        kernels.affine(self.A, x, self.c, self._f)
-        return self._f, self.B
+    def __call__(self, x: np.ndarray, f_out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(f(x), g(x)) for the float32 state row x of shape (1, n); f is written into f_out
+        (the caller's buffer: the model holds no per-call state, so two threads may share it)."""
+        kernels.affine(self.A, x, self.c, f_out)
+        return f_out, self.B
 
 
 class OnnxControlAffine:
@@ -46,9 +46,10 @@ class OnnxControlAffine:
     def __init__(self, graph: OnnxGraph):
         self.graph = graph
 
-    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        f, g = self.graph(obs=x)
-        return np.ascontiguousarray(f[0], np.float64), np.ascontiguousarray(g[0], np.float64)
+    def __call__(self, x: np.ndarray, f_out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        f, g = self.graph(obs=x)    # session.run: thread-safe, fresh output arrays
+        f_out[:] = f[0]
+        return f_out, np.ascontiguousarray(g[0], np.float64)
 
 
 def model_from_manifest(bundle: Bundle, spec: dict):
@@ -98,23 +99,38 @@ class SafeActionQP:
         return np.minimum(np.maximum(u, self.low), self.high)
 
 
+class IndexRows:
+    """The linearised eq. (1) rows of one state x: A u ≤ b, φ(x), and whether all are finite.
+    ``x`` is NaN until the rows are complete, so a half-written record never matches a state."""
+
+    __slots__ = ("x", "A", "b", "phi", "f", "finite", "certificate")
+
+    def __init__(self, n_obs: int, n_constraints: int, n_act: int):
+        self.x = np.full((1, n_obs), np.nan, np.float32)
+        self.A = np.empty((n_constraints, n_act))
+        self.b = np.empty(n_constraints)
+        self.phi = np.empty(n_constraints, np.float32)
+        self.f = np.empty(n_obs)                  # the model's drift f(x), a work buffer
+        self.finite = False
+        self.certificate = float("nan")           # max_i φ_i(x), reported with each decision
+
+
 class SafetyIndexFilter:
     def __init__(self, index: OnnxGraph, model, act_low: np.ndarray, act_high: np.ndarray, *,
                  dt: float, eta: float, epsilon: float, n_obs: int, n_constraints: int):
         self.index, self.model = index, model
-        self._index = index.bind(1)
-        self._obs = self._index.inputs["obs"]
-        self._phi, self._grad = self._index.outputs["phi"][0], self._index.outputs["grad"][0]
-        self.n_obs, self.n_act = n_obs, len(act_low)
+        self.n_obs, self.n_act, self.n_constraints = n_obs, len(act_low), n_constraints
         self.low = np.array(act_low, np.float64)   # own writable copies: numba
         self.high = np.array(act_high, np.float64)  # signatures take no read-only arrays
         self.dt, self.eta, self.epsilon = dt, eta, epsilon
         self.qp = SafeActionQP(self.low, self.high, n_constraints)
-        # Per-decision buffers: the rows A u ≤ b, the state they belong to, the clipped command.
-        self._A = np.empty((n_constraints, self.n_act))
-        self._b = np.empty(n_constraints)
-        self._rows_x = np.full((1, n_obs), np.nan, np.float32)    # NaN: no rows yet
-        self._rows_finite = False
+        # Two evaluators with their own IOBinding (one per thread; a session serves both):
+        # the decision thread's, with one reused rows record, and prepare()'s, which publishes
+        # a fresh record per state so a record being read is never written again.
+        self._index = index.bind(1)
+        self._rows = IndexRows(n_obs, n_constraints, self.n_act)
+        self._prepare_index = index.bind(1)
+        self._prepared: IndexRows | None = None
         self._u = np.empty(self.n_act)
 
     @classmethod
@@ -136,38 +152,49 @@ class SafetyIndexFilter:
                    bundle.action.high, dt=dt, eta=eta, epsilon=eps,
                    n_obs=bundle.observation.size, n_constraints=m)
 
-    def constraints(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-        """Rows (A, b) of the linearised eq. (1), A u ≤ b, φ(x), and whether A and b are finite;
-        x is a float32 row (1, n). The rows depend on the state only, so they are computed once
-        per distinct state: a controller sends several commands per state update (500 Hz
-        commands on 50 Hz odometry), and only the projection is per command. A and b are reused
-        buffers, valid until the next call."""
-        if kernels.same_rows(x, self._rows_x):
-            return self._A, self._b, self._phi, self._rows_finite
-        self._rows_x[0, 0] = np.nan        # a failure below must not leave stale rows "valid"
-        self._obs[:] = x
-        self._index()
-        f, G = self.model(x)
-        self._rows_finite = kernels.safety_index_rows(self._phi, self._grad, f, G, self.dt,
-                                                      self.eta, self.epsilon, self._A, self._b)
-        self._rows_x[:] = x
-        return self._A, self._b, self._phi, self._rows_finite
+    def _evaluate(self, x: np.ndarray, rows: IndexRows, index) -> IndexRows:
+        rows.x[0, 0] = np.nan              # a failure below must not leave stale rows "valid"
+        index.inputs["obs"][:] = x
+        out = index()
+        rows.phi[:] = out["phi"][0]
+        f, G = self.model(x, rows.f)
+        rows.finite = kernels.safety_index_rows(rows.phi, out["grad"][0], f, G, self.dt,
+                                                self.eta, self.epsilon, rows.A, rows.b)
+        rows.certificate = float(rows.phi.max())
+        rows.x[:] = x
+        return rows
+
+    def constraints(self, x: np.ndarray) -> IndexRows:
+        """The rows for the float32 state row x (1, n). They depend on the state only, so they are
+        computed once per distinct state: a controller sends several commands per state update
+        (500 Hz commands on 50 Hz odometry), and only the projection is per command. Rows
+        prepared for exactly this state are used as they are; otherwise they are evaluated into
+        the decision thread's reused record (valid until its next evaluation)."""
+        rows = self._prepared              # one read: prepare() replaces it, never mutates it
+        if rows is not None and kernels.same_rows(x, rows.x):
+            return rows
+        rows = self._rows
+        if kernels.same_rows(x, rows.x):
+            return rows
+        return self._evaluate(x, rows, self._index)
 
     def prepare(self, x: np.ndarray) -> None:
-        """Do the per-state work now (on state arrival), off the command path."""
-        self.constraints(x)
+        """Do the per-state work for x now, possibly on another thread than the decisions (one
+        preparing thread at a time): the rows go into a new record, published by one store."""
+        rows = IndexRows(self.n_obs, self.n_constraints, self.n_act)
+        self._prepared = self._evaluate(x, rows, self._prepare_index)
 
     def filter(self, x: np.ndarray, u_cmd: np.ndarray) -> FilterResult:
-        A, b, phi, finite = self.constraints(x)
-        certificate = float(phi.max())
-        if not finite:
+        rows = self.constraints(x)
+        certificate = rows.certificate
+        if not rows.finite:
             return FilterResult(None, False, Reason.MODEL_OUTPUT_NOT_FINITE, certificate)
-        check = kernels.clip_and_check(u_cmd, self.low, self.high, A, b, self._u)
+        check = kernels.clip_and_check(u_cmd, self.low, self.high, rows.A, rows.b, self._u)
         if check != kernels.VIOLATES:   # the (bound-clipped) command satisfies every row
             clipped = check == kernels.SATISFIES_CLIPPED
             return FilterResult(self._u.copy(), clipped,
                                 Reason.PROJECTED if clipped else Reason.CERTIFIED, certificate)
-        u_safe = self.qp.solve(u_cmd, A, b)
+        u_safe = self.qp.solve(u_cmd, rows.A, rows.b)
         if u_safe is None:
             return FilterResult(None, False, Reason.QP_INFEASIBLE, certificate)
         return FilterResult(u_safe, True, Reason.PROJECTED, certificate)

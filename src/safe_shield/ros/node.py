@@ -44,6 +44,7 @@ from std_srvs.srv import SetBool
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from safe_shield.ros.adapter import ActionAdapter, AdapterError, ObservationAdapter
+from safe_shield.ros.background import BackgroundPreparer
 from safe_shield.ros.supervisor import Supervisor, SupervisorConfig
 
 COMMAND_TYPES = {
@@ -75,6 +76,7 @@ PARAMETERS: dict[str, Any] = {
     "stop_publish_count": 3,              # stops published on deactivate/shutdown
     "diagnostics_period_s": 1.0,
     "qos_depth": 10,
+    "prepare_in_background": True,        # per-state filter work on its own thread (background.py)
 }
 
 RELIABLE = ReliabilityPolicy.RELIABLE
@@ -92,6 +94,7 @@ class ShieldNode(LifecycleNode):
             if not self.has_parameter(name):
                 self.declare_parameter(name, default)
         self.sup: Supervisor | None = None
+        self._preparer: BackgroundPreparer | None = None
         self._active = False
         self._entities: list[Any] = []
         self._last_cmd_msg = self._out_msg = None
@@ -153,6 +156,12 @@ class ShieldNode(LifecycleNode):
             stop_repeat_s=p["stop_repeat_s"], estop_timeout_s=p["estop_timeout_s"],
             use_estop=p["use_estop"], recovery_s=p["recovery_s"],
             check_state_stamp=p["check_state_stamp"]), start_mono=time.monotonic())
+        if p["prepare_in_background"]:
+            self._preparer = BackgroundPreparer(self.sup.commit_state)
+            self.sup.ingest = self._preparer.submit
+            # A command callback that finds the preparer in Python code waits for the GIL; bound
+            # that wait to 0.2 ms instead of CPython's 5-ms default switch interval.
+            sys.setswitchinterval(min(sys.getswitchinterval(), 2e-4))
 
         self.cmd_type = COMMAND_TYPES[p["command_type"]]
         self._last_cmd_msg = self._out_msg = None
@@ -229,6 +238,9 @@ class ShieldNode(LifecycleNode):
         self.get_logger().info(f"{why}: published stop, now quiet")
 
     def _destroy_entities(self) -> None:
+        if self._preparer is not None:
+            self._preparer.close()
+            self._preparer = None
         for e in self._entities:
             for destroy in (self.destroy_timer, self.destroy_subscription, self.destroy_service,
                             self.destroy_publisher):
@@ -332,7 +344,10 @@ class ShieldNode(LifecycleNode):
         self._state_listeners = self.pub_state.get_subscription_count()   # in case an event is lost
         mono, now = time.monotonic(), self._now()
         stats = self.sup.stats(now, mono)
-        healthy = self._active and self.sup._hard_stop_reason(now, mono) is None
+        if self._preparer is not None:
+            stats["prepare_failures"] = self._preparer.failures
+        reason = self.sup.hard_stop_reason(now, mono)
+        healthy = self._active and reason is None
         st = DiagnosticStatus(name=f"safe_shield: {self.get_fully_qualified_name()}",
                               hardware_id="safe_shield")
         if not self._active:
@@ -341,7 +356,7 @@ class ShieldNode(LifecycleNode):
             st.level, st.message = DiagnosticStatus.OK, "filtering"
         else:
             st.level = DiagnosticStatus.ERROR
-            st.message = f"stopping: {self.sup._hard_stop_reason(now, mono)}"
+            st.message = f"stopping: {reason}"
         st.values = [KeyValue(key=k, value=f"{v:.6g}" if isinstance(v, float) else str(v))
                      for k, v in stats.items()]
         arr = DiagnosticArray(status=[st])

@@ -13,6 +13,11 @@ Rules (all fail closed):
 - e-stop ``True`` -> locked; with ``estop_timeout_s`` > 0 a missing heartbeat also locks;
 - disabled (service) -> stop;
 - leaving a state/e-stop stop needs ``recovery_s`` of continuously healthy inputs.
+
+Threads: every method runs on the caller's (the node's executor) thread, except ``commit_state``,
+which a background preparer (``ingest``) may call from its own: the state a decision uses is one
+``StateSample`` replaced by a single store, so a decision sees a whole sample, never a new state
+with an old stamp.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ from __future__ import annotations
 import math
 from collections import Counter, deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
+from safe_shield import kernels
 from safe_shield.decision import Decision, Outcome
 
 
@@ -36,6 +42,15 @@ class SupervisorConfig:
     use_estop: bool = False
     recovery_s: float = 0.2
     check_state_stamp: bool = True   # reject states whose header stamp is old (or zero)
+
+
+class StateSample(NamedTuple):
+    obs: np.ndarray | None
+    stamp: float      # header stamp, ROS clock seconds
+    mono: float       # receipt time, monotonic seconds
+
+
+NO_STATE = StateSample(None, -math.inf, -math.inf)
 
 
 class StopReason:
@@ -57,13 +72,15 @@ class Supervisor:
     ``stamp``/``now`` = the ROS clock (seconds; sim time if the node uses it)."""
 
     def __init__(self, shield: Any, config: SupervisorConfig, latency_window: int = 10000,
-                 start_mono: float = math.nan):
+                 start_mono: float = math.nan,
+                 ingest: Callable[[StateSample], None] | None = None):
+        """``ingest``: where readable states go; it must end in ``commit_state`` (default: at once,
+        on this thread; the node passes a BackgroundPreparer's ``submit``)."""
         self.shield = shield
         self.cfg = config
         self.enabled = True
-        self.state: np.ndarray | None = None
-        self.state_stamp = -math.inf
-        self.state_mono = -math.inf
+        self.sample = NO_STATE          # the state decisions use (see commit_state)
+        self.ingest = ingest or self.commit_state
         self.state_bad = False
         self.command_mono = -math.inf
         self.estop_locked = False
@@ -81,14 +98,31 @@ class Supervisor:
 
     # -- inputs -------------------------------------------------------------------------------
     def on_state(self, obs: np.ndarray | None, stamp: float, mono: float) -> None:
-        """A state message arrived; ``obs`` is None when it could not be read."""
+        """A state message arrived; ``obs`` is None when it could not be read (stops at once)."""
         self.n_states += 1
         self.state_bad = obs is None
         if obs is not None:
-            self.state, self.state_stamp, self.state_mono = obs, stamp, mono
-            prepare = getattr(self.shield, "prepare", None)
-            if prepare is not None:        # per-state filter work now, not on the next command
-                prepare(obs)
+            self.ingest(StateSample(obs, stamp, mono))
+
+    def commit_state(self, sample: StateSample) -> None:
+        """Do the shield's per-state work for ``sample``, then make it the state decisions use.
+        Until then decisions use the previous sample, whose age the watchdog keeps checking."""
+        prepare = getattr(self.shield, "prepare", None)
+        if prepare is not None:            # per-state filter work now, not on the next command
+            prepare(sample.obs)
+        self.sample = sample
+
+    @property
+    def state(self) -> np.ndarray | None:
+        return self.sample.obs
+
+    @property
+    def state_stamp(self) -> float:
+        return self.sample.stamp
+
+    @property
+    def state_mono(self) -> float:
+        return self.sample.mono
 
     def on_estop(self, locked: bool, mono: float) -> None:
         self.estop_locked = bool(locked)
@@ -98,7 +132,7 @@ class Supervisor:
         self.enabled = bool(enabled)
 
     # -- conditions ---------------------------------------------------------------------------
-    def _hard_stop_reason(self, now: float, mono: float) -> str | None:
+    def _hard_stop_reason(self, now: float, mono: float, sample: StateSample) -> str | None:
         """A reason that forces a stop regardless of the command, or None."""
         c = self.cfg
         if not self.enabled:
@@ -108,19 +142,23 @@ class Supervisor:
                 return StopReason.ESTOP
             if c.estop_timeout_s > 0 and mono - self.estop_mono > c.estop_timeout_s:
                 return StopReason.ESTOP_TIMEOUT
-        if self.state is None:
+        if sample.obs is None:
             return StopReason.STATE_MISSING
         if self.state_bad:
             return StopReason.STATE_BAD
-        if mono - self.state_mono > c.state_timeout_s:
+        if mono - sample.mono > c.state_timeout_s:
             return StopReason.STATE_STALE
-        if c.check_state_stamp and now - self.state_stamp > c.state_timeout_s:
+        if c.check_state_stamp and now - sample.stamp > c.state_timeout_s:
             return StopReason.STATE_STALE
         return None
 
-    def _gate(self, now: float, mono: float) -> str | None:
+    def hard_stop_reason(self, now: float, mono: float) -> str | None:
+        """Why a command would be stopped regardless of its value now, or None (diagnostics)."""
+        return self._hard_stop_reason(now, mono, self.sample)
+
+    def _gate(self, now: float, mono: float, sample: StateSample) -> str | None:
         """Hard stop reason, or RECOVERING while inputs have not yet been healthy for recovery_s."""
-        reason = self._hard_stop_reason(now, mono)
+        reason = self._hard_stop_reason(now, mono, sample)
         if reason is not None:
             self.healthy_since = None
             return reason
@@ -151,24 +189,25 @@ class Supervisor:
         self.command_mono = mono
         if u_cmd is None:
             return self.stop(StopReason.COMMAND_BAD, mono)
-        if not all(map(math.isfinite, u_cmd.tolist())):
+        if not _all_finite(u_cmd):
             return self.stop(StopReason.COMMAND_NOT_FINITE, mono)
-        reason = self._gate(now, mono)
+        sample = self.sample        # one read: checked and used as a whole
+        reason = self._gate(now, mono, sample)
         if reason is not None:
             return self.stop(reason, mono)
-        u, d = self.shield.decide(self.state, u_cmd, self.state_stamp, now)
+        u, d = self.shield.decide(sample.obs, u_cmd, sample.stamp, now)   # u: float64 vector
         self.stop_since = None
         self.last_reason = d.reason
-        self.outcomes[d.outcome.value] += 1
+        self.outcomes[d.outcome._value_] += 1      # _value_: the enum's value without its descriptor
         self.compute_times.append(d.compute_time_s)
-        return np.asarray(u, dtype=float), d
+        return u, d
 
     def tick(self, now: float, mono: float) -> tuple[np.ndarray, Decision] | None:
         """Timer: returns a stop to publish while a stop condition holds and the repeat window
         is open, else None (a healthy command stream is answered per command, not here)."""
         if mono - self.command_mono <= self.cfg.command_timeout_s:
             return None           # commands are flowing: each one is answered (with a stop if due)
-        reason = self._hard_stop_reason(now, mono) or StopReason.COMMAND_TIMEOUT
+        reason = self._hard_stop_reason(now, mono, self.sample) or StopReason.COMMAND_TIMEOUT
         if self.stop_since is None:
             self.stop_since = mono
         if 0 <= self.cfg.stop_repeat_s < mono - self.stop_since:
@@ -181,6 +220,7 @@ class Supervisor:
         percentiles cover the window since the previous call (the first call: since start)."""
         n = sum(self.outcomes.values())
         n_pass = self.outcomes["pass"]
+        sample = self.sample
         t0, c0, s0, n0, p0 = self._last_report
         self._last_report = (mono, self.n_commands, self.n_states, n, n_pass)
         window = mono - t0                      # NaN when no start time was given
@@ -196,8 +236,8 @@ class Supervisor:
             "state_rate_hz": rate(self.n_states - s0),
             "output_rate_hz": rate(n_win),
             "intervention_ratio": (n_win - (n_pass - p0)) / n_win if n_win else 0.0,
-            "state_age_s": mono - self.state_mono,
-            "state_stamp_age_s": now - self.state_stamp,
+            "state_age_s": mono - sample.mono,
+            "state_stamp_age_s": now - sample.stamp,
             "command_age_s": mono - self.command_mono,
             "compute_p50_us": float(p50),
             "compute_p99_us": float(p99),
@@ -209,3 +249,11 @@ class Supervisor:
             "intervention_ratio_total": (n - n_pass) / n if n else 0.0,
             **{f"count_{k}": float(v) for k, v in sorted(self.outcomes.items())},
         }
+
+
+def _all_finite(u: np.ndarray) -> bool:
+    """Every entry finite: one compiled call for the adapter's float64 buffer, else plain Python."""
+    try:
+        return kernels.all_finite(u)
+    except TypeError:                    # another dtype or layout
+        return all(map(math.isfinite, np.asarray(u, dtype=float).ravel().tolist()))
