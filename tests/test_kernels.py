@@ -34,6 +34,25 @@ def test_state_problem_matches_numpy(x):
 
 
 @settings(max_examples=300, deadline=None)
+@given(arrays(np.float64, 7, elements=st.one_of(st.floats(-1e6, 1e6), st.floats(1e38, 1e40),
+                                                special)),
+       st.booleans())
+def test_load_state_is_a_float32_copy_then_its_validation(state, check_range):
+    low, high = np.full(7, -10.0, np.float32), np.full(7, 10.0, np.float32)
+    x = np.empty((1, 7), np.float32)
+    with np.errstate(over="ignore"):
+        state32 = state.astype(np.float32)                 # 1e39 overflows to inf, as numpy does
+    want_x = state32.reshape(1, 7)
+    if check_range:
+        want = kernels.state_problem(want_x, low, high)
+    else:
+        want = kernels.STATE_OK if np.isfinite(want_x).all() else kernels.STATE_NOT_FINITE
+    assert kernels.load_state(state, x, low, high, check_range) == want
+    np.testing.assert_array_equal(x, want_x)
+    assert kernels.load_state(state32, x, low, high, check_range) == want
+
+
+@settings(max_examples=300, deadline=None)
 @given(arrays(np.float64, 3, elements=f64))
 def test_finiteness_and_bounds_checks_match_numpy(u):
     low, high = np.full(3, -1.0), np.full(3, 1.0)
@@ -104,6 +123,12 @@ def _demo_state(shield: Shield, x: float) -> np.ndarray:
     return s
 
 
+def _shield() -> Shield:
+    """The demo bundle's shield with a deadline no scheduler hiccup reaches: these tests compare
+    decisions, and a deadline fallback on a loaded machine is not what they are about."""
+    return Shield.from_bundle(DEMO_BUNDLE, {"deadline_s": 10.0})
+
+
 class _CountingGraph:
     """A bound index graph that counts its ONNX Runtime evaluations."""
 
@@ -116,7 +141,7 @@ class _CountingGraph:
 
 
 def test_index_rows_are_reused_only_for_the_same_state():
-    shield = Shield.from_bundle(DEMO_BUNDLE)
+    shield = _shield()
     f = shield.filter
     f._index = counting = _CountingGraph(f._index)
     a = _demo_state(shield, -0.5).reshape(1, -1)
@@ -135,7 +160,7 @@ def test_index_rows_are_reused_only_for_the_same_state():
 
 
 def test_prepared_rows_serve_the_decisions_and_are_never_rewritten():
-    shield = Shield.from_bundle(DEMO_BUNDLE)
+    shield = _shield()
     f = shield.filter
     f._index = counting = _CountingGraph(f._index)
     a = _demo_state(shield, -0.5)
@@ -153,7 +178,7 @@ def test_prepared_rows_serve_the_decisions_and_are_never_rewritten():
 
 
 def test_prepare_gives_the_same_decisions_as_deciding_cold():
-    warm, cold = Shield.from_bundle(DEMO_BUNDLE), Shield.from_bundle(DEMO_BUNDLE)
+    warm, cold = _shield(), _shield()
     rng = np.random.default_rng(3)
     for _ in range(200):
         s = _demo_state(warm, 0.0)
@@ -168,7 +193,7 @@ def test_prepare_gives_the_same_decisions_as_deciding_cold():
 
 
 def test_a_state_that_fails_validation_is_not_prepared():
-    shield = Shield.from_bundle(DEMO_BUNDLE)
+    shield = _shield()
     bad = _demo_state(shield, np.nan)
     shield.prepare(bad)                               # no exception, nothing evaluated
     assert shield.filter._prepared is None
@@ -177,14 +202,14 @@ def test_a_state_that_fails_validation_is_not_prepared():
 
 
 def test_strided_state_and_command_arrays_decide_like_contiguous_ones():
-    shield = Shield.from_bundle(DEMO_BUNDLE)
+    shield = _shield()
     s = _demo_state(shield, -0.3)
     s[4:] = [1.8, 0.0, 0.0, 0.0, 0.0, 1.2, 0.0, -1.2, 1.0, 0.6, 1.0, -0.6, -1.0, 1.4]
     strided_s = np.repeat(s, 2)[::2]                  # same values, not C-contiguous
     u = np.array([1.0, 0.2])
     strided_u = np.repeat(u, 3)[::3]
     assert not strided_s.flags.c_contiguous and not strided_u.flags.c_contiguous
-    u_ref, d_ref = Shield.from_bundle(DEMO_BUNDLE).decide(s, u, 0.0, 0.0)
+    u_ref, d_ref = _shield().decide(s, u, 0.0, 0.0)
     u_got, d_got = shield.decide(strided_s, strided_u, 0.0, 0.0)
     np.testing.assert_array_equal(u_got, u_ref)
     assert (d_got.outcome, d_got.reason) == (d_ref.outcome, d_ref.reason)

@@ -20,7 +20,7 @@ from .fallback import Fallback
 from .filters import SafetyFilter, filter_from_bundle
 
 _BOUND_TOL = 1e-9
-_FLOAT64 = np.dtype(np.float64)
+_FLOAT64, _FLOAT32 = np.dtype(np.float64), np.dtype(np.float32)
 
 
 class Shield:
@@ -73,8 +73,12 @@ class Shield:
         calls are milliseconds slower and would otherwise miss the deadline."""
         rng = np.random.default_rng(0)
         for _ in range(rounds):
-            self._x[0] = rng.uniform(self._obs_low, self._obs_high)
+            state = rng.uniform(self._obs_low, self._obs_high)
             u = rng.uniform(self.action.low, self.action.high)
+            # The compiled checks too: each kernel's first call loads it (~10 ms).
+            self._load_state(state)
+            kernels.all_finite(u)
+            kernels.finite_within(u, self._act_low, self._act_high)
             try:
                 self.filter.filter(self._x, u)
                 self.fallback.action(self._x)
@@ -113,23 +117,16 @@ class Shield:
 
     def _load_state(self, state) -> str | None:
         """Copy ``state`` into the decision's row self._x and validate it: None, or the reason
-        to fall back. One compiled call for a float64/float32 vector; anything else is first
-        converted (and refused if it is not a vector of numbers of the right length)."""
-        x = self._x
-        if getattr(state, "shape", None) == self._state_shape:
-            try:
-                return self._STATE_REASONS[kernels.load_state(
-                    state, x, self._obs_low, self._obs_high, self.config.check_state_range)]
-            except TypeError:          # another dtype or a strided view: convert below
-                pass
-        try:
-            state = np.ascontiguousarray(state, dtype=np.float64)
-        except (TypeError, ValueError):  # not numbers at all
-            return Reason.STATE_WRONG_SHAPE
-        if state.shape != self._state_shape:
-            return Reason.STATE_WRONG_SHAPE
+        to fall back. One compiled call for a C-ordered float64/float32 vector (checked without
+        a numpy call); anything else is first converted, or refused if it is not a vector of
+        numbers of the right length."""
+        if not (type(state) is np.ndarray and (state.dtype is _FLOAT64 or state.dtype is _FLOAT32)
+                and state.shape == self._state_shape and state.flags.c_contiguous):
+            state = _float64_vector(state, self._state_shape)
+            if state is None:
+                return Reason.STATE_WRONG_SHAPE
         return self._STATE_REASONS[kernels.load_state(
-            state, x, self._obs_low, self._obs_high, self.config.check_state_range)]
+            state, self._x, self._obs_low, self._obs_high, self.config.check_state_range)]
 
     def decide(self, state: np.ndarray, u_cmd: np.ndarray, state_stamp: float,
                now: float) -> tuple[np.ndarray, Decision]:

@@ -253,7 +253,9 @@ class Supervisor:
 
 def _all_finite(u: np.ndarray) -> bool:
     """Every entry finite: one compiled call for the adapter's float64 buffer, else plain Python."""
-    try:
+    if type(u) is np.ndarray and u.dtype is _FLOAT64 and u.ndim == 1 and u.flags.c_contiguous:
         return kernels.all_finite(u)
-    except TypeError:                    # another dtype or layout
-        return all(map(math.isfinite, np.asarray(u, dtype=float).ravel().tolist()))
+    return all(map(math.isfinite, np.asarray(u, dtype=float).ravel().tolist()))
+
+
+_FLOAT64 = np.dtype(np.float64)
