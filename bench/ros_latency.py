@@ -1,7 +1,7 @@
 """End-to-end latency of the ROS 2 shield node: Twist on cmd_in -> Twist on cmd_out, over DDS on
 loopback, at 100 / 500 / 1000 Hz command rates, beside a bare rclpy echo node (the floor).
 
-    python3 bench/ros_latency.py [--duration 60] [--rates 100 500 1000] [--json out.json]
+    python3 bench/ros_latency.py [--duration 60] [--rates 100 500 1000] [--rounds 1] [--json out.json]
     python3 bench/ros_latency.py --in-process 5000     # the node's own per-command cost
     python3 bench/ros_latency.py --in-process 5000 --gap-ms 2   # ... with 2 ms idle before each
 
@@ -221,6 +221,7 @@ def run_one(target: str, rate: float, duration: float, warmup: float,
     got = lat[np.isfinite(lat)]
     win = np.array(windows[1:] or windows or [(np.nan,) * 3])   # the first window is warm-up
     return {
+        "_latencies_us": got,
         "target": target, "rate_hz": rate, "sent": int(n_total - k), "missed": int(np.isnan(lat).sum()),
         "median_us": float(np.median(got)) if got.size else None,
         "p99_us": float(np.percentile(got, 99)) if got.size else None,
@@ -234,6 +235,31 @@ def run_one(target: str, rate: float, duration: float, warmup: float,
     }
 
 
+def _pooled(runs: list[dict], floor_runs: list[dict]) -> dict:
+    """One row from a target's rounds: latency figures over all rounds' commands together, the
+    filter compute as the median of the rounds', and each round's p99 over its paired floor
+    round's p99 (round i of the shield ran right after round i of the floor)."""
+    import numpy as np
+    lat = np.concatenate([r["_latencies_us"] for r in runs])
+    row = {k: v for k, v in runs[0].items() if not k.startswith("_")}
+    row.update(
+        rounds=len(runs), sent=sum(r["sent"] for r in runs), missed=sum(r["missed"] for r in runs),
+        median_us=float(np.median(lat)) if lat.size else None,
+        p99_us=float(np.percentile(lat, 99)) if lat.size else None,
+        max_us=float(lat.max()) if lat.size else None,
+        round_p99_us=[r["p99_us"] for r in runs],
+        round_p99_over_floor=[r["p99_us"] / f["p99_us"] if r["p99_us"] and f["p99_us"] else None
+                              for r, f in zip(runs, floor_runs)],
+        loadavg_1min_before=runs[0]["loadavg_1min_before"],
+        loadavg_1min_after=runs[-1]["loadavg_1min_after"])
+    for key in ("filter_compute_median_us", "filter_compute_p99_us"):
+        vals = [r[key] for r in runs if r[key] is not None]
+        row[key] = float(np.median(vals)) if vals else None
+    vals = [r["filter_compute_max_us"] for r in runs if r["filter_compute_max_us"] is not None]
+    row["filter_compute_max_us"] = max(vals) if vals else None
+    return row
+
+
 def inner(args) -> int:
     import rclpy
     rclpy.init()
@@ -241,15 +267,21 @@ def inner(args) -> int:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(args.rt_priority))
     if args.cpus:
         os.sched_setaffinity(0, {args.cpus[0]})
-    rows = []
+    rows, round_rows = [], []
     for rate in args.rates:
+        runs = {"echo": [], "shield": []}
+        for _ in range(args.rounds):     # alternating, so both sample the same noisy minutes
+            for target in ("echo", "shield"):
+                r = run_one(target, rate, args.duration / args.rounds, args.warmup,
+                            args.rt_priority, args.cpus)
+                runs[target].append(r)
+                round_rows.append({k: v for k, v in r.items() if not k.startswith("_")})
+                print(json.dumps(round_rows[-1]), flush=True)
         for target in ("echo", "shield"):
-            r = run_one(target, rate, args.duration, args.warmup, args.rt_priority, args.cpus)
-            rows.append(r)
-            print(json.dumps(r), flush=True)
+            rows.append(_pooled(runs[target], runs["echo"]))
     rclpy.try_shutdown()
     print(f"\n{'rate':>6} {'target':>7} {'median µs':>10} {'p99 µs':>9} {'max µs':>9} "
-          f"{'missed':>7} {'p99/floor':>9} {'filter p50/p99 µs':>18} {'load':>9}")
+          f"{'missed':>7} {'p99/floor':>9} {'filter p50/p99 µs':>18} {'load':>9}  per-round p99/floor")
     for r in rows:
         floor = next(f for f in rows if f["rate_hz"] == r["rate_hz"] and f["target"] == "echo")
         ratio = r["p99_us"] / floor["p99_us"] if r["p99_us"] and floor["p99_us"] else float("nan")
@@ -257,11 +289,12 @@ def inner(args) -> int:
                 if r["filter_compute_median_us"] is not None else "-")
         print(f"{r['rate_hz']:>6.0f} {r['target']:>7} {r['median_us']:>10.0f} {r['p99_us']:>9.0f} "
               f"{r['max_us']:>9.0f} {r['missed']:>4}/{r['sent']:<6} {ratio:>5.2f} {comp:>18} "
-              f"{r['loadavg_1min_before']:>4.1f}/{r['loadavg_1min_after']:.1f}")
+              f"{r['loadavg_1min_before']:>4.1f}/{r['loadavg_1min_after']:.1f}  "
+              + " ".join(f"{x:.2f}" for x in r["round_p99_over_floor"] if x is not None))
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": platform.platform(),
                                                "cpus": os.cpu_count(), "args": vars(args),
-                                               "rows": rows}, indent=1))
+                                               "rows": rows, "rounds": round_rows}, indent=1))
     return 0
 
 
@@ -270,6 +303,9 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=60.0, help="measured seconds per run")
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--rates", type=float, nargs="+", default=[100.0, 500.0, 1000.0])
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="split each target's --duration into this many rounds, alternating "
+                         "floor and shield (on a noisy machine both then sample the same minutes)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--rt-priority", type=int, default=0, metavar="P",
                     help="run the probe and the node (shield and echo floor alike) SCHED_FIFO at P (1-99)")
