@@ -93,6 +93,9 @@ def in_process(n: int, gap_s: float = 0.0) -> dict:
             odom.pose.pose.position.x = -1.8 + 1e-5 * (i % 1000)    # a new state each time
             odom.header.stamp = node.get_clock().now().to_msg()
             node._on_state(odom)
+            stamp, until = odom.header.stamp.sec + odom.header.stamp.nanosec * 1e-9, time.monotonic() + 0.1
+            while node.sup.sample.stamp != stamp and time.monotonic() < until:
+                time.sleep(1e-4)                   # the background preparer commits the state
         if gap_s:
             time.sleep(gap_s)
         t0 = time.perf_counter()
