@@ -212,16 +212,19 @@ def main() -> int:
                          "sync": vector_stepper(env_id, n, mode="sync")}, args.seconds)
         rows.append((env_id, 1.0, r["ours"], r["raw"], r["vec"] * n, r["raw_vec"] * n, r["sync"] * n))
     # PyBullet tasks: ours vs the same command + frame_skip × stepSimulation on a second client; vectorised vs
-    # raw per env-step (N clients stepped in series cost N × one). Quadrupeds get ±0.2 actions: with ±1 noise
-    # the A1 falls within a few steps and the 25-step settling reset would dominate the timing.
+    # N such raw clients stepped in series. A1Run gets ±0.2 actions: with ±1 noise it falls within a few steps
+    # and the 25-step settling reset would dominate the timing.
     for env_id, amplitude in [("SafeShield/PandaKeepout-v0", 1.0), ("SafeShield/A1Velocity-v0", 1.0), ("SafeShield/A1Run-v0", 0.2)]:
         env, twin = gym.make(env_id), gym.make(env_id)
+        twins = [gym.make(env_id) for _ in range(n)]  # raw ×n: n worlds, as the vector env steps n worlds
         actions = bench_actions(env, amplitude)
+        raw_steps = [raw_bullet_stepper(t, actions) for t in twins]
         r = interleaved({"ours": env_stepper(env, actions), "raw": raw_bullet_stepper(twin, actions),
-                         "vec": vector_stepper(env_id, n, amplitude)}, args.seconds)
-        rows.append((env_id, amplitude, r["ours"], r["raw"], r["vec"] * n, r["raw"], None))
-        env.close()
-        twin.close()
+                         "vec": vector_stepper(env_id, n, amplitude), "raw_vec": lambda: [f() for f in raw_steps]},
+                        args.seconds)
+        rows.append((env_id, amplitude, r["ours"], r["raw"], r["vec"] * n, r["raw_vec"] * n, None))
+        for e in [env, twin, *twins]:
+            e.close()
     # analytic numpy tasks: raw = the bare numpy update
     env = gym.make("SafeShield/PendulumUpright-v0")
     state, act = np.array([0.3, -0.9]), np.array([0.1])
