@@ -6,7 +6,8 @@ very same model in the same run, and batched torch env-steps/s.
 "raw" = the bare physics a step is made of, on the very same model and client: MuJoCo: ctrl written, then one
 mujoco.mj_step(model, data, frame_skip) call; PyBullet: the same setJointMotorControlArray, then frame_skip ×
 stepSimulation; analytic tasks: the bare numpy update. No observation, cost or info. ratio = ours / raw
-(target ≥ 0.8).
+(target ≥ 0.8). "vector" = sim.vector.make_vector (LeanVectorEnv) against N raw copies stepped in one loop;
+for the MuJoCo tasks Gymnasium's own SyncVectorEnv of the same id is timed alongside, for reference.
 """
 from __future__ import annotations
 
@@ -159,10 +160,10 @@ def raw_bullet_stepper(env, actions):
     return step
 
 
-def vector_stepper(env_id, copies, amplitude=1.0):
+def vector_stepper(env_id, copies, amplitude=1.0, mode="lean"):
     from sim.vector import make_vector
 
-    venv = make_vector(env_id, copies)
+    venv = make_vector(env_id, copies, vectorization_mode=mode)
     venv.reset(seed=0)
     actions = amplitude * np.random.default_rng(0).uniform(-1, 1, (1000,) + venv.action_space.shape).astype(np.float32)
     i = [0]
@@ -207,36 +208,43 @@ def main() -> int:
         env = gym.make(env_id)
         actions = bench_actions(env)
         r = interleaved({"ours": env_stepper(env, actions), "raw": raw_mujoco_stepper(env, actions),
-                         "vec": vector_stepper(env_id, n), "raw_vec": raw_mujoco_stepper(env, actions, n)}, args.seconds)
-        rows.append((env_id, 1.0, r["ours"], r["raw"], r["vec"] * n, r["raw_vec"] * n))
+                         "vec": vector_stepper(env_id, n), "raw_vec": raw_mujoco_stepper(env, actions, n),
+                         "sync": vector_stepper(env_id, n, mode="sync")}, args.seconds)
+        rows.append((env_id, 1.0, r["ours"], r["raw"], r["vec"] * n, r["raw_vec"] * n, r["sync"] * n))
     # PyBullet tasks: ours vs the same command + frame_skip × stepSimulation on a second client; vectorised vs
-    # raw per env-step (N clients stepped in series cost N × one). Quadrupeds get ±0.2 actions: with ±1 noise
-    # the A1 falls within a few steps and the 25-step settling reset would dominate the timing.
+    # N such raw clients stepped in series. A1Run gets ±0.2 actions: with ±1 noise it falls within a few steps
+    # and the 25-step settling reset would dominate the timing.
     for env_id, amplitude in [("SafeShield/PandaKeepout-v0", 1.0), ("SafeShield/A1Velocity-v0", 1.0), ("SafeShield/A1Run-v0", 0.2)]:
         env, twin = gym.make(env_id), gym.make(env_id)
+        twins = [gym.make(env_id) for _ in range(n)]  # raw ×n: n worlds, as the vector env steps n worlds
         actions = bench_actions(env, amplitude)
+        raw_steps = [raw_bullet_stepper(t, actions) for t in twins]
         r = interleaved({"ours": env_stepper(env, actions), "raw": raw_bullet_stepper(twin, actions),
-                         "vec": vector_stepper(env_id, n, amplitude)}, args.seconds)
-        rows.append((env_id, amplitude, r["ours"], r["raw"], r["vec"] * n, r["raw"]))
-        env.close()
-        twin.close()
+                         "vec": vector_stepper(env_id, n, amplitude), "raw_vec": lambda: [f() for f in raw_steps]},
+                        args.seconds)
+        rows.append((env_id, amplitude, r["ours"], r["raw"], r["vec"] * n, r["raw_vec"] * n, None))
+        for e in [env, twin, *twins]:
+            e.close()
     # analytic numpy tasks: raw = the bare numpy update
     env = gym.make("SafeShield/PendulumUpright-v0")
     state, act = np.array([0.3, -0.9]), np.array([0.1])
     r = interleaved({"ours": env_stepper(env), "raw": lambda: pendulum_step(state, act),
                      "vec": vector_stepper("SafeShield/PendulumUpright-v0", n)}, args.seconds)
-    rows.append(("SafeShield/PendulumUpright-v0", 1.0, r["ours"], r["raw"], r["vec"] * n, None))
-    rows.append(("SafeShield/DrunkSpider-v0", 1.0, env_rate(gym.make("SafeShield/DrunkSpider-v0"), args.seconds), None, None, None))
+    rows.append(("SafeShield/PendulumUpright-v0", 1.0, r["ours"], r["raw"], r["vec"] * n, None, None))
+    rows.append(("SafeShield/DrunkSpider-v0", 1.0, env_rate(gym.make("SafeShield/DrunkSpider-v0"), args.seconds), None, None, None,
+                 None))
 
     def fmt(x):  # a rate, or the median of per-round rates
         return "–" if x is None else f"{np.median(x):,.0f}"
 
-    print(f"\n| task | actions | ours steps/s | raw steps/s | ratio: median (range) | vector ×{n} env-steps/s | raw ×{n} | ratio |")
-    print("|---|---|---|---|---|---|---|---|")
-    for env_id, amplitude, ours, raw, vec, raw_vec in rows:
+    print(f"\n| task | actions | ours steps/s | raw steps/s | ratio: median (range) | vector ×{n} env-steps/s | raw ×{n} | ratio "
+          f"| Gymnasium sync ×{n} ÷ raw |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for env_id, amplitude, ours, raw, vec, raw_vec, sync in rows:
         r1 = "–" if raw is None else paired_ratio(ours, raw)
         r2 = "–" if raw_vec is None or vec is None else paired_ratio(vec, raw_vec)
-        print(f"| {env_id} | ±{amplitude:g} | {fmt(ours)} | {fmt(raw)} | {r1} | {fmt(vec)} | {fmt(raw_vec)} | {r2} |")
+        r3 = "–" if sync is None else paired_ratio(sync, raw_vec)
+        print(f"| {env_id} | ±{amplitude:g} | {fmt(ours)} | {fmt(raw)} | {r1} | {fmt(vec)} | {fmt(raw_vec)} | {r2} | {r3} |")
 
     print(f"\n| batched torch ({args.batch:,} copies) | threads | env-steps/s |")
     print("|---|---|---|")

@@ -13,13 +13,21 @@ import math
 from numba import njit
 
 
-@njit("float64(float64[::1], float64[::1], float64[::1], float64[:, ::1], float64, float64, float64, "
-      "float64[::1], float64[::1], float64[::1])", cache=True, nogil=True)
-def sense(imu, xmat, qvel, objects, x, y, radius, obs, d, ddot):
-    """Fill ``obs`` = [imu (12), goal lidar (bins), obstacle lidar (bins)] and, per obstacle, the
-    planar distance ``d`` and ``ddot`` = −v·(o − p)/‖o − p‖; return Σ (radius − d)⁺.
-    ``objects`` row 0 is the goal, rows 1.. the obstacles (world xy); (x, y) the robot's position;
-    ``xmat`` its 3×3 orientation (row-major), ``qvel`` its planar velocity first."""
+def table_size(n: int) -> int:
+    """Length of the step table for n obstacles (layout: see `sense`)."""
+    return 5 * n + 6
+
+
+@njit("float64(float64[::1], float64[::1], float64[::1], float64, float64, float64, float64[::1], float64[::1])",
+      cache=True, nogil=True)
+def sense(imu, xmat, qvel, x, y, radius, obs, table):
+    """Fill ``obs`` = [imu (12), goal lidar (bins), obstacle lidar (bins)] and the step table; return
+    Σ (radius − d)⁺ over obstacles. (x, y) is the robot's position, ``xmat`` its 3×3 orientation
+    (row-major), ``qvel`` its planar velocity first.
+    ``table`` (n obstacles) = [d (n) | ḋ (n) | radius (n) | robot xy (2) | robot vxy (2) | goal xy (2) |
+    obstacle xy (2n)]: the kernel reads the goal and obstacles, writes d, ḋ = −v·(o − p)/‖o − p‖ and the
+    robot's position and velocity; the radii are the env's."""
+    n = (table.shape[0] - 6) // 5
     n_imu = imu.shape[0]
     bins = (obs.shape[0] - n_imu) // 2
     for j in range(n_imu):
@@ -28,11 +36,13 @@ def sense(imu, xmat, qvel, objects, x, y, radius, obs, d, ddot):
         obs[j] = 0.0
     m0, m1, m3, m4 = xmat[0], xmat[1], xmat[3], xmat[4]     # body axes x = (m0, m3), y = (m1, m4)
     vx, vy = qvel[0], qvel[1]
+    table[3 * n], table[3 * n + 1], table[3 * n + 2], table[3 * n + 3] = x, y, vx, vy
     two_pi = 2.0 * math.pi
     scale = bins / two_pi
     inside = 0.0
-    for i in range(objects.shape[0]):
-        dx, dy = objects[i, 0] - x, objects[i, 1] - y
+    objects = 3 * n + 4                                        # row 0 the goal, rows 1.. the obstacles
+    for i in range(n + 1):
+        dx, dy = table[objects + 2 * i] - x, table[objects + 2 * i + 1] - y
         rx, ry = m0 * dx + m3 * dy, m1 * dx + m4 * dy            # robot frame
         sensor = math.exp(-math.hypot(rx, ry))
         pos = (math.atan2(ry, rx) % two_pi) * scale - 0.5
@@ -47,8 +57,8 @@ def sense(imu, xmat, qvel, objects, x, y, radius, obs, d, ddot):
             obs[off + hi] = frac * sensor
         if i > 0:
             dist = math.hypot(dx, dy)
-            d[i - 1] = dist
-            ddot[i - 1] = (dx * vx + dy * vy) / -max(dist, 1e-9)
+            table[i - 1] = dist
+            table[n + i - 1] = (dx * vx + dy * vy) / -max(dist, 1e-9)
             if dist < radius:
                 inside += radius - dist
     return inside

@@ -13,6 +13,8 @@ terminate_on_unsafe=True makes it a failure.
 """
 from __future__ import annotations
 
+import math
+
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
@@ -61,6 +63,9 @@ class PandaEnv(gym.Env):
         self._base_inertia = {l: p.getDynamicsInfo(self.robot, l)[:3:2] for l in self._links}  # (mass, inertia diag)
         self._base_damping = {l: (p.getJointInfo(self.robot, l)[6] if l >= 0 else 0.0) for l in self._links}
         self._initial_state = p.saveState()  # restoring it makes resets bit-reproducible
+        # the per-step calls, bound once (BulletClient looks every other attribute up through inspect + partial)
+        self._set_motors, self._joint_states, self._link_states = p.setJointMotorControlArray, p.getJointStates, p.getLinkStates
+        self._velocity_control = p.VELOCITY_CONTROL
 
     # closed-form unsafe set ---------------------------------------------------------------------
     def in_keepout(self, points) -> np.ndarray:
@@ -114,36 +119,49 @@ class PandaEnv(gym.Env):
 
     def command(self, action):
         """Write the velocity targets for `action` (what a raw PyBullet loop would write, too)."""
-        a = np.clip(np.asarray(action, float).reshape(7), -1.0, 1.0)
+        a = np.asarray(action, float).reshape(7)
         if self._dr.latency:
-            a = self._dr.action(a)
-        self.sim.p.setJointMotorControlArray(self.robot, ARM_JOINTS, self.sim.p.VELOCITY_CONTROL,
-                                             targetVelocities=(a * self.max_velocity).tolist(), forces=self._force_list)
+            targets = (self._dr.action(np.clip(a, -1.0, 1.0)) * self.max_velocity).tolist()
+        else:  # = (np.clip(a, -1, 1) * max_velocity).tolist(), on plain floats (numpy's per-call cost > the math)
+            targets = [min(max(x, -1.0), 1.0) * v for x, v in zip(a.tolist(), self.max_velocity.tolist())]
+        self._set_motors(self.robot, ARM_JOINTS, self._velocity_control, targetVelocities=targets, forces=self._force_list)
 
     def step(self, action):
         self.command(action)
         self.sim.step()
         obs, info = self._observe()
-        reward = -float(np.linalg.norm(info["ee_pos"] - self.target))
+        d = info["ee_pos"] - self.target
+        reward = -math.sqrt(d.dot(d))  # = −np.linalg.norm(d) bit for bit (it computes sqrt(d·d) for a vector)
         terminated = bool(self.terminate_on_unsafe and info["unsafe"])
         return obs, reward, terminated, False, info
 
     def _observe(self):
         """Observation and info from one getJointStates and one getLinkStates call; the unsafe tests run on plain
         floats (six points, seven joints: numpy's per-call cost would exceed the arithmetic)."""
-        p = self.sim.p
-        states = p.getJointStates(self.robot, ARM_JOINTS)
-        points = [l[4] for l in p.getLinkStates(self.robot, CHECKED_LINKS)]  # world link-frame origins
+        states = self._joint_states(self.robot, ARM_JOINTS)
+        links = self._link_states(self.robot, CHECKED_LINKS)  # [4]: world link-frame origin
         q = [s[0] for s in states]
-        obs = np.empty(20)
-        obs[:7], obs[7:14], obs[14:17], obs[17:] = q, [s[1] for s in states], points[-1], self.target
-        lo, hi = self.keepout_low.tolist(), self.keepout_high.tolist()  # read per step: the attributes are public
-        in_box = any(all(l <= c <= h for c, l, h in zip(pt, lo, hi)) for pt in points)
-        at_limit = any(not (l <= v <= h) for v, l, h in zip(q, self.joint_low.tolist(), self.joint_high.tolist()))
+        ee = links[-1][4]
+        values = q + [s[1] for s in states] + list(ee) + self.target.tolist()
+        (lx, ly, lz), (hx, hy, hz) = self.keepout_low.tolist(), self.keepout_high.tolist()  # public: read per step
+        in_box = False
+        for link in links:
+            x, y, z = link[4]
+            if lx <= x <= hx and ly <= y <= hy and lz <= z <= hz:
+                in_box = True
+                break
+        at_limit = False
+        for v, lo, hi in zip(q, self.joint_low.tolist(), self.joint_high.tolist()):
+            if not lo <= v <= hi:
+                at_limit = True
+                break
         unsafe = in_box or at_limit
-        return self._dr.observation(obs).astype(np.float32), {
-            "cost": float(unsafe), "unsafe": unsafe, "in_keepout": in_box, "joint_limit": at_limit,
-            "ee_pos": obs[14:17].copy(), "q": obs[:7].copy()}
+        if self._dr.noise_std:
+            obs = self._dr.observation(np.array(values)).astype(np.float32)
+        else:  # float → float32 directly: the same single rounding as through a float64 array
+            obs = np.array(values, np.float32)
+        return obs, {"cost": float(unsafe), "unsafe": unsafe, "in_keepout": in_box, "joint_limit": at_limit,
+                     "ee_pos": np.array(ee), "q": np.array(q)}
 
     def render(self):
         if self.render_mode == "rgb_array":

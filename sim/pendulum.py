@@ -100,10 +100,12 @@ class PendulumEnv(gym.Env):
         if self._dr.latency:
             a = self._dr.action(a)
         self.state = pendulum_step(self.state, a, self._torque_scale)
-        info = self._info()
-        terminated = info["unsafe"]
-        reward = -self.violation_penalty if terminated else self.reward(self.state)
-        return self._obs(), reward, terminated, False, info
+        theta = float(self.state[0])
+        # scalar test on the hot path; equals self.safe_set.is_unsafe (tests check both)
+        unsafe = abs(theta) > THETA_LIMIT
+        target = THETA_TILT if self.task == "tilt" else 0.0
+        reward = -self.violation_penalty if unsafe else -((target - theta) ** 2)  # = self.reward(state)
+        return self._obs(), reward, unsafe, False, {"cost": float(unsafe), "unsafe": unsafe}
 
     def _obs(self):
         return self._dr.observation(self.state).astype(np.float32)

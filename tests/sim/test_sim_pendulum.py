@@ -92,3 +92,17 @@ def test_seeded_rollouts_are_identical(rollout):
     a = rollout(gym.make("SafeShield/PendulumTilt-v0"), actions, seed=3)[0]
     b = rollout(gym.make("SafeShield/PendulumTilt-v0"), actions, seed=3)[0]
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("task", ["upright", "tilt"])
+def test_step_flags_and_reward_equal_the_closed_form_set_along_rollouts(task, rng):
+    env = PendulumEnv(task)
+    for episode in range(20):
+        env.reset(seed=episode, options={"state": rng.uniform([-1.5, -8], [1.5, 8])})
+        for _ in range(50):
+            _, reward, terminated, _, info = env.step(rng.uniform(-1, 1, 1))
+            unsafe = bool(env.safe_set.is_unsafe(env.state))
+            assert info["unsafe"] is unsafe and terminated is unsafe and info["cost"] == float(unsafe)
+            assert reward == (-env.violation_penalty if unsafe else env.reward(env.state))
+            if terminated:
+                break

@@ -68,6 +68,21 @@ def test_walking_into_a_pillar_is_a_collision(walker):
             break
     assert terminated and info["collision"] and info["cost"] == 1.0
     assert info["base_pos"][0] > 0.7 - 0.2 - 0.35  # stopped by the physical pillar, near its surface
+    # the step asks PyBullet only about pillars within reach of the base; asking about every pillar agrees
+    assert walker.collided(info["base_pos"][:2].tolist()) == walker.collided() is True
+
+
+def test_no_point_of_the_robot_is_beyond_reach_of_its_base(walker):
+    """REACH bounds the pillar pre-check in `collided`: every link, tipped over or mid-stride, stays within it."""
+    from sim.quadruped import REACH
+
+    walker.reset(seed=1, options={"obstacle_pos": [[3.0, 3.0]]})
+    p = walker.sim.p
+    for k in range(150):  # walk, turn and fall (a hard sideways command tips it)
+        walker.step(np.array([1.0, 1.0 if k > 60 else 0.0, 1.0]))
+        base = np.array(p.getBasePositionAndOrientation(walker.robot)[0])
+        links = np.array([s[4] for s in p.getLinkStates(walker.robot, list(range(p.getNumJoints(walker.robot))))])
+        assert np.linalg.norm(links - base, axis=1).max() < REACH - 0.25  # margin for the feet's collision spheres
 
 
 def test_tipped_body_is_a_fall():
@@ -102,3 +117,43 @@ def test_seeded_rollouts_are_identical():
 
     np.testing.assert_array_equal(run(), run())
     env.close()
+
+
+def _reference_trot_targets(phase0, command, period=0.3, height=0.27, lift=0.06):
+    """TrotGait's targets in plain Python (the pre-compilation implementation), leg by leg."""
+    import math
+
+    from sim.quadruped import L_HIP, L_LOW, L_UP
+
+    def ik(x, y, z, side):
+        l_hip = side * L_HIP
+        cos_knee = (x * x + y * y + z * z - l_hip * l_hip - L_UP**2 - L_LOW**2) / (2 * L_UP * L_LOW)
+        knee = -math.acos(max(-1.0, min(1.0, cos_knee)))
+        leg = math.sqrt(L_UP**2 + L_LOW**2 + 2 * L_UP * L_LOW * math.cos(knee))
+        hip = math.asin(max(-1.0, min(1.0, -x / leg))) - knee / 2
+        down = leg * math.cos(hip + knee / 2)
+        return [math.atan2(down * y + l_hip * z, l_hip * y - down * z), hip, knee]
+
+    vx, vy, wz = command
+    out, half = [], period / 2
+    for leg in range(4):
+        phase = (phase0 + (0.0 if leg in (0, 3) else 0.5)) % 1.0
+        hx, hy = HIP_OFFSETS[leg].tolist()
+        sx, sy = (vx - wz * hy) * half, (vy + wz * hx) * half
+        if phase < 0.5:
+            k, z = 0.5 - phase / 0.5, -height
+        else:
+            s = (phase - 0.5) / 0.5
+            k, z = s - 0.5, -height + lift * math.sin(math.pi * s)
+        side = int(LEG_SIDE[leg])
+        out += ik(sx * k, side * L_HIP + sy * k, z, side)
+    return np.array(out)
+
+
+def test_compiled_trot_gait_equals_the_plain_python_reference_bit_for_bit(rng):
+    from sim.quadruped import QuadrupedVelocityEnv, TrotGait
+
+    gait, dt = TrotGait(), 0.02
+    for command in rng.uniform(-1, 1, (2000, 3)) * QuadrupedVelocityEnv.COMMAND_SCALE * rng.uniform(0, 3, (2000, 1)):
+        phase = (gait.phase + dt / gait.period) % 1.0
+        np.testing.assert_array_equal(gait.joint_targets(command, dt), _reference_trot_targets(phase, command.tolist()))

@@ -194,3 +194,21 @@ def test_observation_lidars_equal_the_reference_pseudo_lidar_along_a_rollout(rob
         np.testing.assert_allclose(obs[12 : 12 + LIDAR_BINS], pseudo_lidar(rel[:1]), rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(obs[12 + LIDAR_BINS :], pseudo_lidar(rel[1:]), rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(info["obstacle_d"], np.linalg.norm(info["obstacle_pos"] - info["robot_pos"], axis=1))
+
+
+def test_info_arrays_belong_to_the_caller():
+    """Writing into a step's info arrays (they are views of one per-step copy) changes nothing in the env."""
+    env = NavigationEnv("point", "hazard", 4, 0.30)
+    _, info = env.reset(seed=2)
+    obstacles, goal = env.obstacle_pos.copy(), env.goal_pos.copy()
+    _, _, _, _, info = env.step(np.zeros(2))
+    expected = {k: np.copy(v) for k, v in info.items()}
+    for k in ("obstacle_d", "obstacle_ddot", "obstacle_pos", "obstacle_radius", "robot_pos", "robot_vel", "goal_pos"):
+        info[k][...] = -7.0
+    np.testing.assert_array_equal(env.obstacle_pos, obstacles)
+    np.testing.assert_array_equal(env.goal_pos, goal)
+    assert expected["obstacle_pos"].shape == (4, 2) and expected["obstacle_radius"].tolist() == [0.3] * 4
+    _, _, _, _, again = env.step(np.zeros(2))
+    assert again["obstacle_radius"].tolist() == [0.3] * 4
+    np.testing.assert_array_equal(again["obstacle_pos"], expected["obstacle_pos"])
+    np.testing.assert_array_equal(again["goal_pos"], expected["goal_pos"])

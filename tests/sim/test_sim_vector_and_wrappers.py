@@ -6,7 +6,7 @@ import pytest
 from sim.cartpole import CartPoleEnv
 from sim.randomization import DomainRandomization
 from sim.safety_gym import NavigationEnv
-from sim.vector import make_vector
+from sim.vector import LeanVectorEnv, make_vector
 from sim.wrappers import make_safe
 
 
@@ -23,6 +23,53 @@ def test_vector_env_matches_independent_single_envs():
         for a in actions:
             single, *_ = env.step(a[i])
         np.testing.assert_array_equal(obs[i], single)
+
+
+@pytest.mark.parametrize("env_id, copies, steps, max_steps, keys", [
+    ("SafeShield/CartPoleSwing-v0", 3, 300, None, ("cost", "unsafe")),                 # terminations
+    ("SafeShield/PointTraps-v0", 3, 120, 50, ("cost", "unsafe", "obstacle_d", "health", "failure")),  # truncations
+    ("SafeShield/A1Run-v0", 2, 40, None, ("cost", "unsafe", "forward_speed")),  # a key absent from reset infos
+])
+def test_lean_vector_env_steps_exactly_as_gymnasiums_sync_vector_env(env_id, copies, steps, max_steps, keys):
+    """Same observations, rewards, terminated/truncated and info arrays (with their masks), step by step,
+    through next-step autoresets and time limits; seeds seed + i as Gymnasium's."""
+    kw = {} if max_steps is None else {"max_episode_steps": max_steps}
+    lean = make_vector(env_id, copies, info_keys=keys, **kw)
+    sync = gym.make_vec(env_id, num_envs=copies, vectorization_mode="sync", **kw)
+    assert isinstance(lean, LeanVectorEnv) and lean.metadata["autoreset_mode"] == sync.metadata["autoreset_mode"]
+    assert lean.observation_space == sync.observation_space and lean.action_space == sync.action_space
+    rng = np.random.default_rng(0)
+    out = lean.reset(seed=4), sync.reset(seed=4)
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    ends = 0
+    for _ in range(steps):
+        a = rng.uniform(-1, 1, (copies,) + lean.single_action_space.shape).astype(np.float32)
+        ours, theirs = lean.step(a), sync.step(a)
+        for x, y in zip(ours[:4], theirs[:4]):
+            assert x.dtype == y.dtype
+            np.testing.assert_array_equal(x, y)
+        assert set(ours[4]) == {k for key in keys for k in (key, "_" + key)}
+        for k, v in ours[4].items():
+            assert v.dtype == theirs[4][k].dtype
+            np.testing.assert_array_equal(v, theirs[4][k])
+        ends += ours[2].sum() + ours[3].sum()
+    assert ends >= 2  # the autoreset path was exercised
+
+
+def test_lean_vector_env_partial_reset_and_bad_input():
+    venv = make_vector("SafeShield/CartPoleSwing-v0", 3)
+    venv.reset(seed=0)
+    for _ in range(5):
+        obs, *_ = venv.step(np.full((3, 1), 0.5, np.float32))
+    obs, info = venv.reset(options={"reset_mask": np.array([False, True, False]), "state": [0.1, 0, 0, 0]})
+    assert obs[1, 0] == np.float32(0.1) and obs[0, 0] != np.float32(0.1) and obs[0, 0] == obs[2, 0]
+    np.testing.assert_array_equal(info["_cost"], [False, True, False])
+    with pytest.raises(ValueError, match="leading dimension"):
+        venv.step(np.zeros((2, 1), np.float32))
+    with pytest.raises(ValueError, match="reset_mask"):
+        venv.reset(options={"reset_mask": np.zeros(3, bool)})
+    with pytest.raises(ValueError, match="num_envs"):
+        make_vector("SafeShield/CartPoleSwing-v0", 0)
 
 
 def test_safety_gymnasium_adapter_returns_cost_as_third_element():
