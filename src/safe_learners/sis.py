@@ -15,6 +15,10 @@ Choices where the digest lists ambiguities (sec. 8):
   * multiplier update uses a ~ pi_theta(s) (paper App. B.1; [code] uses the buffer action, which drove lambda to
     lam_max everywhere on Safety Gym, RESULTS.md); threshold d = 0 [code]; lambda = softplus(.) with output
     bias -10 [code], clipped to [0, lam_max] in its own loss and stop-gradient in the policy loss.
+  * multiplier step on the LOGIT x of lambda = softplus(x) (cfg.lam_step="logit", default): G = Q_phi * grad x,
+    projected to x in [-10, softplus^-1(lam_max)], instead of App. B.1's Q_phi * grad lambda, whose factor
+    sigmoid(x) left lambda(s) ~ 0 at the states before every hazard entry (FACSIS._lambda_step_logit;
+    cfg.lam_step="paper" keeps B.1).
   * eta_D = 0, lam_max = 100 [code]; "<" implemented as <= -eps when COUNTING violations.
   * learning rates: cfg.preset="paper" is Table 4; preset "cpu" (default) scales the slow multiplier and SIS
     rates up because the paper's 5e-6 lambda rate over its 2e6 iterations cannot move lambda off
