@@ -73,7 +73,8 @@ class SISConfig:
     lam_step: str = "logit"            # "logit" (projected ascent on x, lambda = softplus(x); see
     #                                    _lambda_step_logit) | "paper" (G = Q_phi * grad lambda, App. B.1)
     eta_d: float = 0.0
-    qphi_target_floor: float = -0.001
+    qphi_target_floor: float = -0.001  # [code]: Q_phi target clip(Delta_phi, -0.001, inf)
+    lam_signal_floor: float = -0.001   # the multiplier's ascent signal is clip(Q_phi, this, inf) ([code]'s floor)
     grad_clip: float = 10.0
     grad_clip_lambda: float = 3.0
     grad_clip_zeta: float = 1.0        # Prop. 9 clipped step
@@ -397,6 +398,9 @@ class FACSIS:
             with torch.no_grad():   # paper App. B.1: the CURRENT policy's action; the buffer's old actions
                 #                     keep violating where pi no longer does, so lambda would climb to lam_max
                 qphi_b = self.qphi(b["obs"], self.actor.sample(b["obs"])[0])
+                # the [code] floor on the ascent signal: a safe state lowers lambda by at most 0.001 per unit,
+                # so rare violating states are not outvoted (a no-op unless qphi_target_floor is lower)
+                qphi_b = qphi_b.clamp(min=c.lam_signal_floor)
             if c.lam_step == "logit":
                 out.update(self._lambda_step_logit(b["obs"], qphi_b))
             else:

@@ -46,6 +46,8 @@ EVAL_SEED = 100_000          # evaluation layouts: seeds EVAL_SEED + episode (di
 #    EVERY action of a 7x7 grid while 43-57 % of them truly satisfied eq. 1 (RESULTS.md "SIS", third stop), so
 #    lambda saturated at lam_max there and the actor stayed on a violating action.  -0.05 keeps the spread of
 #    the safe side near the boundary; far from hazards Delta_phi = phi(s') ~ -d^n would otherwise set the scale.
+#    The multiplier still ascends on clip(Q_phi, -0.001, inf) (SISConfig.lam_signal_floor): with the -0.05
+#    floor in its signal too, safe states outvoted the rare violating ones and lambda stayed ~0 (measured).
 SAFETY_GYM_FAC = dict(action_repeat=4, alpha_init=0.01, m_pi=1, m_lam=4, m_phi=8, lr_zeta=(3e-4, 3e-5),
                       lam_step="logit", qphi_target_floor=-0.05)
 
