@@ -10,8 +10,10 @@ Choices where the digest lists ambiguities (sec. 8):
   * phi form: paper form sigma + d_min^n (not the learner's (sigma+d_min)^n); d_min from the env.
   * zeta loss: eq. 4 hinge mean([Delta_phi]_+) as in [code] (cfg.zeta_loss="hinge"); eq. 13's lambda-weighted
     form is available as cfg.zeta_loss="lambda".
-  * Q_phi target: clip(Delta_phi, -0.001, inf) [code]; Delta_phi recomputed with the CURRENT zeta from the
-    stored per-obstacle (d, ddot) at t and t+1 on every batch.
+  * Q_phi target: clip(Delta_phi, qphi_target_floor, inf), floor -0.001 [code] (Safety Gym: -0.05, see
+    sis_experiment.SAFETY_GYM_FAC); the multiplier's ascent signal is clipped at lam_signal_floor = -0.001
+    whatever the fit's floor.  Delta_phi recomputed with the CURRENT zeta from the stored per-obstacle
+    (d, ddot) at t and t+1 on every batch.
   * multiplier update uses a ~ pi_theta(s) (paper App. B.1; [code] uses the buffer action, which drove lambda to
     lam_max everywhere on Safety Gym, RESULTS.md); threshold d = 0 [code]; lambda = softplus(.) with output
     bias -10 [code], clipped to [0, lam_max] in its own loss and stop-gradient in the policy loss.
