@@ -42,6 +42,8 @@ def main():
     ap.add_argument("--init", choices=["corner", "phih"], default="corner")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--eta", type=float, default=None, help="eta_D (default: the handcrafted bundle's)")
+    ap.add_argument("--zeta", type=float, nargs=3, metavar=("SIGMA", "N", "K"), default=None,
+                    help="skip synthesis: export and test this index (e.g. one FAC-SIS learned on Safety Gym)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     t0 = time.time()
@@ -68,7 +70,16 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     bpath = os.path.join(a.out, "bundle_sis")
     zeta, trace, rounds = zeta0, [], []
-    for r in range(a.rounds):
+    if a.zeta is not None:
+        zeta0 = zeta = tuple(a.zeta)
+        if not all(lo <= v <= hi for v, lo, hi in zip(zeta, ZETA_LOW, ZETA_HIGH)):
+            raise SystemExit(f"--zeta {zeta} is outside the synthesis box {ZETA_LOW}..{ZETA_HIGH}")
+        build_point_bundle(bpath, params=params, sigma=zeta[0], n=zeta[1], k=zeta[2],
+                           margin=DEFAULT_INDEX["margin"], eta=eta, name="point_hazards_sis",
+                           provenance={"algorithm": "given index (--zeta)", "env": "SafeShield/PointHazards-v0",
+                                       "seed": 0, "training_steps": 0, "zeta_init": zeta0},
+                           overwrite=True)
+    for r in range(0 if a.zeta is not None else a.rounds):
         if r > 0:   # states visited behind the shield of the index learned so far
             S_own, v_own = collect_states(env, a.collect_episodes, seed=0, shield=Shield.from_bundle(bpath))
             S_own = S_own[M.d_ddot(S_own)[0].min(1) > params.hazard_radius]

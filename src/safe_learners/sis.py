@@ -10,11 +10,17 @@ Choices where the digest lists ambiguities (sec. 8):
   * phi form: paper form sigma + d_min^n (not the learner's (sigma+d_min)^n); d_min from the env.
   * zeta loss: eq. 4 hinge mean([Delta_phi]_+) as in [code] (cfg.zeta_loss="hinge"); eq. 13's lambda-weighted
     form is available as cfg.zeta_loss="lambda".
-  * Q_phi target: clip(Delta_phi, -0.001, inf) [code]; Delta_phi recomputed with the CURRENT zeta from the
-    stored per-obstacle (d, ddot) at t and t+1 on every batch.
+  * Q_phi target: clip(Delta_phi, qphi_target_floor, inf), floor -0.001 [code] (Safety Gym: -0.05, see
+    sis_experiment.SAFETY_GYM_FAC); the multiplier's ascent signal is clipped at lam_signal_floor = -0.001
+    whatever the fit's floor.  Delta_phi recomputed with the CURRENT zeta from the stored per-obstacle
+    (d, ddot) at t and t+1 on every batch.
   * multiplier update uses a ~ pi_theta(s) (paper App. B.1; [code] uses the buffer action, which drove lambda to
     lam_max everywhere on Safety Gym, RESULTS.md); threshold d = 0 [code]; lambda = softplus(.) with output
     bias -10 [code], clipped to [0, lam_max] in its own loss and stop-gradient in the policy loss.
+  * multiplier step on the LOGIT x of lambda = softplus(x) (cfg.lam_step="logit", default): G = Q_phi * grad x,
+    projected to x in [-10, softplus^-1(lam_max)], instead of App. B.1's Q_phi * grad lambda, whose factor
+    sigmoid(x) left lambda(s) ~ 0 at the states before every hazard entry (FACSIS._lambda_step_logit;
+    cfg.lam_step="paper" keeps B.1).
   * eta_D = 0, lam_max = 100 [code]; "<" implemented as <= -eps when COUNTING violations.
   * learning rates: cfg.preset="paper" is Table 4; preset "cpu" (default) scales the slow multiplier and SIS
     rates up because the paper's 5e-6 lambda rate over its 2e6 iterations cannot move lambda off
@@ -66,8 +72,11 @@ class SISConfig:
     m_phi: int = 24                    # SIS interval
     lam_max: float = 100.0
     lam_bias_init: float = -10.0
+    lam_step: str = "logit"            # "logit" (projected ascent on x, lambda = softplus(x); see
+    #                                    _lambda_step_logit) | "paper" (G = Q_phi * grad lambda, App. B.1)
     eta_d: float = 0.0
-    qphi_target_floor: float = -0.001
+    qphi_target_floor: float = -0.001  # [code]: Q_phi target clip(Delta_phi, -0.001, inf)
+    lam_signal_floor: float = -0.001   # the multiplier's ascent signal is clip(Q_phi, this, inf) ([code]'s floor)
     grad_clip: float = 10.0
     grad_clip_lambda: float = 3.0
     grad_clip_zeta: float = 1.0        # Prop. 9 clipped step
@@ -86,12 +95,13 @@ class SISConfig:
     threads: int = 1
 
     def __post_init__(self):
-        if self.preset == "cpu":
-            self.lr_actor = (3e-4, 3e-5)
-            self.lr_critic = (8e-4, 3e-5)
-            self.lr_alpha = (3e-4, 3e-5)
-            self.lr_lambda = (1e-3, 1e-4)      # slower than the policy via m_lam = 4 * m_pi
-            self.lr_zeta = (2e-3, 2e-4)        # slowest: m_phi = 2 * m_lam and Prop.-9 clipped step
+        if self.preset == "cpu":           # replaces only rates left at their Table-4 defaults
+            table4 = SISConfig.__dataclass_fields__
+            for name, lr in (("lr_actor", (3e-4, 3e-5)), ("lr_critic", (8e-4, 3e-5)), ("lr_alpha", (3e-4, 3e-5)),
+                             ("lr_lambda", (1e-3, 1e-4)),    # slower than the policy via m_lam = 4 * m_pi
+                             ("lr_zeta", (2e-3, 2e-4))):     # slowest: m_phi = 2 * m_lam, Prop.-9 clipped step
+                if tuple(getattr(self, name)) == table4[name].default:
+                    setattr(self, name, lr)
         self.zeta_init = tuple(float(z) for z in self.zeta_init)
         self.lr_actor, self.lr_critic, self.lr_lambda, self.lr_alpha, self.lr_zeta = (
             tuple(x) for x in (self.lr_actor, self.lr_critic, self.lr_lambda, self.lr_alpha, self.lr_zeta))
@@ -222,15 +232,18 @@ class QNet(nn.Module):
 
 
 class LambdaNet(nn.Module):
-    """lambda_xi(s) = softplus(MLP(s)), output bias initialised to -10 [code]."""
+    """lambda_xi(s) = softplus(x_xi(s)), x = MLP(s) with output bias initialised to -10 [code]."""
 
     def __init__(self, obs_dim, hidden, bias_init):
         super().__init__()
         self.net = mlp(obs_dim, 1, hidden)
         nn.init.constant_(self.net[-1].bias, bias_init)
 
+    def logit(self, o):
+        return self.net(o).squeeze(-1)
+
     def forward(self, o):
-        return F.softplus(self.net(o)).squeeze(-1)
+        return F.softplus(self.logit(o))
 
 
 # ----------------------------------------------------------------------------------------------- buffer
@@ -387,17 +400,45 @@ class FACSIS:
             with torch.no_grad():   # paper App. B.1: the CURRENT policy's action; the buffer's old actions
                 #                     keep violating where pi no longer does, so lambda would climb to lam_max
                 qphi_b = self.qphi(b["obs"], self.actor.sample(b["obs"])[0])
-            lam = self.lam(b["obs"]).clamp(0.0, c.lam_max)                     # lambda in [0, lam_max] (Thm 7)
-            lam_loss = -(lam * qphi_b).mean()                                  # G_xi = Q_phi * grad_xi lambda
-            self.opt["lambda"].zero_grad()
-            lam_loss.backward()
-            nn.utils.clip_grad_norm_(self.lam.parameters(), c.grad_clip_lambda)
-            self.opt["lambda"].step()
-            out.update(lam_mean=float(lam.detach().mean()))
+                # the [code] floor on the ascent signal: a safe state lowers lambda by at most 0.001 per unit,
+                # so rare violating states are not outvoted (a no-op unless qphi_target_floor is lower)
+                qphi_b = qphi_b.clamp(min=c.lam_signal_floor)
+            if c.lam_step == "logit":
+                out.update(self._lambda_step_logit(b["obs"], qphi_b))
+            else:
+                lam = self.lam(b["obs"]).clamp(0.0, c.lam_max)                 # lambda in [0, lam_max] (Thm 7)
+                lam_loss = -(lam * qphi_b).mean()                              # G_xi = Q_phi * grad_xi lambda
+                self._step_lambda(lam_loss)
+                out.update(lam_mean=float(lam.detach().mean()))
 
         if c.learn_zeta and t % c.m_phi == 0 and self.counters["env_steps"] >= c.sis_start:
             out.update(self.zeta_step(b))
         return out
+
+    def _step_lambda(self, loss):
+        self.opt["lambda"].zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.lam.parameters(), self.cfg.grad_clip_lambda)
+        self.opt["lambda"].step()
+
+    def _lambda_step_logit(self, obs, qphi_b):
+        """Projected ascent on the multiplier's logit x(s), lambda = softplus(x): G = Q_phi(s,a) * grad_xi x(s).
+
+        Departure from App. B.1 (G = Q_phi * grad_xi lambda = Q_phi * sigmoid(x) * grad_xi x): the per-state step
+        has the same sign (lambda still rises exactly where Q_phi(s, pi(s)) > 0 and falls where < 0, so the
+        fixed points -- statewise complementary slackness, Lemma 5 -- are the same), but without the factor
+        sigmoid(x), which vanishes once lambda(s) has been pushed to ~0: measured on PointGoal-Hazard0.30
+        (scripts/sis_unsafe_diag.py) lambda(s) < 1e-7 at every decision before each hazard entry while
+        Q_phi(s, pi(s)) > 0 and a safe action existed.  x is projected onto [lam_bias_init,
+        softplus^-1(lam_max)] per state (no push below the initial logit, none above lambda_max, Thm 7)."""
+        c = self.cfg
+        x = self.lam.logit(obs)
+        x_hi = math.log(math.expm1(c.lam_max))                                # softplus^-1(lam_max)
+        with torch.no_grad():
+            free = ~(((x <= c.lam_bias_init) & (qphi_b < 0)) | ((x >= x_hi) & (qphi_b > 0)))
+        self._step_lambda(-(x * qphi_b * free).mean())
+        return {"lam_mean": float(F.softplus(x.detach()).clamp(0.0, c.lam_max).mean()),
+                "lam_free": float(free.float().mean())}
 
     def zeta_step(self, b):
         """step 7: zeta <- zeta - beta_zeta * G_zeta, then box-clip (digest: degenerate minimiser)."""

@@ -36,7 +36,20 @@ EVAL_SEED = 100_000          # evaluation layouts: seeds EVAL_SEED + episode (di
 #    the reward and, at the paper's alpha rate, is still ~0.2 after 30k steps (the policy kept still).
 #  * intervals m_pi/m_lam/m_phi = 1/4/8: the paper's 3/12/24 ratios (pi fastest, then lambda, then zeta),
 #    with the actor updated on every gradient step.
-SAFETY_GYM_FAC = dict(action_repeat=4, alpha_init=0.01, m_pi=1, m_lam=4, m_phi=8)
+#  * lr_zeta (3e-4 -> 3e-5): the paper's total zeta travel.  Adam moves a coordinate by about its rate per step,
+#    so the rates bound how far zeta can go: Table 4 gives sum beta_zeta = (2e6 / 24) * mean(8e-6 -> 1e-6)
+#    ~ 0.375 over the authors' run; here (100k - 20k) env steps / 4 / 8 = 2,500 zeta steps at a mean of ~0.46 x
+#    3e-4 ~ 0.35.  The "cpu" preset's 2e-3 let zeta cross the whole box (to the loosest corner) in ~15k steps.
+#  * lam_step "logit": projected ascent on the multiplier's logit (sis.FACSIS._lambda_step_logit).
+#  * qphi_target_floor -0.05 ([code]: -0.001): Q_phi is the paper's one-step Delta_phi predictor; with the [code]
+#    floor every safe action has the same target -0.001, and near hazards the fitted Q_phi was positive for
+#    EVERY action of a 7x7 grid while 43 % of them truly satisfied eq. 1 (RESULTS.md "SIS", third stop).
+#    -0.05 keeps the spread of the safe side near the boundary; far from hazards Delta_phi = phi(s') ~ -d^n
+#    would otherwise set the regression's scale.  The multiplier still ascends on clip(Q_phi, -0.001, inf)
+#    (SISConfig.lam_signal_floor): with -0.05 in its signal too, safe states outvoted the rare violating ones
+#    and lambda stayed ~0 (run sis_s5).  One seed: evaluation cost 2.04 / ep vs 8.76 with -0.001 (sis_s6, sis_s4).
+SAFETY_GYM_FAC = dict(action_repeat=4, alpha_init=0.01, m_pi=1, m_lam=4, m_phi=8, lr_zeta=(3e-4, 3e-5),
+                      lam_step="logit", qphi_target_floor=-0.05)
 
 
 def env_id(name: str) -> str:
@@ -141,6 +154,7 @@ def run_one(env_name, method, seed, run_dir, *, steps, eval_episodes=50, deadlin
         spec = dict(env=short_env(env_name), env_id=env_id(env_name), method=method, seed=seed, steps=steps,
                     eval_episodes=eval_episodes, hidden=hidden, sis_start=sis_start,
                     **({} if method == "ppo_lag" else dict(fac=SAFETY_GYM_FAC)))
+        spec = json.loads(json.dumps(spec))          # as stored (tuples -> lists), so a resume compares equal
         old = read_json(os.path.join(run_dir, "spec.json"))
         if old is not None and old != spec:
             raise ValueError(f"{run_dir} was started with {old}, not {spec}: use another --out or the same options")

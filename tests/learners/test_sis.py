@@ -261,3 +261,27 @@ def test_action_repeat_counts_every_env_step_and_stores_decisions(tmp_path):
     assert row["steps"] == U.EP_LEN and len(calls) == -(-U.EP_LEN // 4)
     a = ag.policy_action(calls[0], deterministic=True)
     assert np.all(np.abs(a) <= 1.0)
+
+
+def test_multiplier_logit_step_revives_a_dead_multiplier_within_its_bounds(tmp_path):
+    """lambda = softplus(x): App. B.1's step Q_phi * grad lambda carries the factor sigmoid(x), which vanishes once
+    lambda(s) ~ 0 (Adam cannot revive it); the logit step raises lambda wherever Q_phi(s, pi(s)) > 0, never pushes
+    x below its initial logit where Q_phi < 0, and never pushes lambda above lam_max."""
+    from safe_learners.sis import FACSIS
+    def run(lam_step, bias, q, steps=20):
+        ag = FACSIS(_quick_cfg(tmp_path, lam_step=lam_step))
+        obs = torch.randn(64, ag.obs_dim, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            ag.lam.net[-1].weight.zero_()
+            ag.lam.net[-1].bias.fill_(bias)
+        for _ in range(steps):
+            if lam_step == "logit":
+                ag._lambda_step_logit(obs, torch.full((64,), q))
+            else:
+                ag._step_lambda(-(ag.lam(obs) * q).mean())
+        return ag.lam.logit(obs).detach()
+
+    assert (run("paper", -30.0, 0.01) + 30.0).abs().max() < 1e-6          # dead: the paper's step cannot move it
+    assert (run("logit", -30.0, 0.01) + 30.0).mean() > 0.1                 # the logit step revives it
+    assert torch.equal(run("logit", -10.0, -0.01), torch.full((64,), -10.0))   # no push below the initial logit
+    assert torch.equal(run("logit", 150.0, 0.01), torch.full((64,), 150.0))    # lambda = lam_max: no push above
