@@ -253,6 +253,14 @@ def main() -> int:
          "-p", f"model:={REPO / 'models' / 'point_hazards_ssa'}", "-p", "autostart:=true",
          *ros_args], stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env))
     try:
+        # Cyclone joins once the node is active. Joining while the node's Fast DDS participant
+        # starts races Fast DDS 3.2's type lookup of Cyclone's type objects ("Inconsistent
+        # TypeObject"); measured: when it loses, the node's cmd_in never accepts Cyclone's
+        # writer although Cyclone reports the match (5 of 11 runs lost it once the node's start-up
+        # grew a preparer thread and compiled-check warm-up; 0 of 8 with this wait).
+        end = time.monotonic() + 60
+        while time.monotonic() < end and "active:" not in (tmp / "shield.log").read_text():
+            time.sleep(0.05)
         dp = DomainParticipant(int(os.environ["ROS_DOMAIN_ID"]))
         # ROS 2 speaks plain CDR (XCDR1).
         reliable = Qos(Policy.Reliability.Reliable(max_blocking_time=duration(milliseconds=100)),
