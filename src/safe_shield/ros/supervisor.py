@@ -112,18 +112,6 @@ class Supervisor:
             prepare(sample.obs)
         self.sample = sample
 
-    @property
-    def state(self) -> np.ndarray | None:
-        return self.sample.obs
-
-    @property
-    def state_stamp(self) -> float:
-        return self.sample.stamp
-
-    @property
-    def state_mono(self) -> float:
-        return self.sample.mono
-
     def on_estop(self, locked: bool, mono: float) -> None:
         self.estop_locked = bool(locked)
         self.estop_mono = mono
@@ -175,7 +163,7 @@ class Supervisor:
         if self.stop_since is None:
             self.stop_since = mono
         self.last_reason = reason
-        fresh_state = self.state if reason not in (StopReason.STATE_STALE, StopReason.STATE_BAD,
+        fresh_state = self.sample.obs if reason not in (StopReason.STATE_STALE, StopReason.STATE_BAD,
                                                    StopReason.STATE_MISSING) else None
         u = np.asarray(self.shield.fallback_action(fresh_state), dtype=float)
         d = Decision(Outcome.STOP, reason, math.nan, 0.0)
