@@ -1,7 +1,7 @@
 """Simulation speed: env steps/s for each task alone and vectorised, against the raw simulator stepping the
 very same model in the same run, and batched torch env-steps/s.
 
-    python -m bench sim_speed [--seconds 2.0] [--batch 100000]
+    python -m bench sim_speed [--seconds 8.0] [--batch 100000] [--only ID_PART ...]
 
 "raw" = the bare physics a step is made of, on the very same model and client: MuJoCo: ctrl written, then one
 mujoco.mj_step(model, data, frame_skip) call; PyBullet: the same setJointMotorControlArray, then frame_skip ×
@@ -22,33 +22,35 @@ import numpy as np
 
 def _rate(fn, seconds: float) -> float:
     """Calls of fn per second, over at least `seconds` (after a short warm-up)."""
-    for _ in range(20):
+    for _ in range(5):
         fn()
     n, start = 0, time.perf_counter()
     while True:
-        for _ in range(50):
+        for _ in range(10):
             fn()
-        n += 50
+        n += 10
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
             return n / elapsed
 
 
-def interleaved(fns: dict, seconds: float, rounds: int = 8) -> dict:
-    """Rates of several step functions measured in alternating slices (round-robin, `rounds` times): on a
-    machine shared with other jobs, load drifts over seconds, and timing `ours` and `raw` one after the other
-    would fold that drift into the ratio. Returns the per-round rates of each function."""
+def interleaved(fns: dict, seconds: float, slice_s: float = 0.05) -> dict:
+    """Rates of several step functions measured in alternating short slices (round-robin, seconds / slice_s
+    rounds): this VM's speed drifts from one second to the next, so `ours` and `raw` are timed back to back
+    many times and compared round by round (many short pairs give a steadier median than a few long ones).
+    Returns the per-round rates of each function."""
     rates = {k: [] for k in fns}
-    for _ in range(rounds):
+    for _ in range(max(8, round(seconds / slice_s))):
         for k, fn in fns.items():
-            rates[k].append(_rate(fn, seconds / rounds))
+            rates[k].append(_rate(fn, slice_s))
     return {k: np.array(v) for k, v in rates.items()}
 
 
 def paired_ratio(ours, raw) -> str:
-    """Median of the per-round ratios ours/raw (each round's two slices ran back to back) and their range."""
+    """Median of the per-round ratios ours/raw (each round's two slices ran back to back) and their
+    interquartile range."""
     r = ours / raw
-    return f"{np.median(r):.2f} ({r.min():.2f}–{r.max():.2f})"
+    return f"{np.median(r):.2f} ({np.percentile(r, 25):.2f}–{np.percentile(r, 75):.2f})"
 
 
 def bench_actions(env, amplitude: float = 1.0) -> np.ndarray:
@@ -121,19 +123,23 @@ def raw_mujoco_stepper(env, actions, copies=1):
     return step
 
 
-def raw_bullet_stepper(env, actions):
+def raw_bullet_stepper(env, actions, reset_every=None):
     """A second copy of the env (its own PyBullet client, same URDFs and settings) driven through the bare
     pybullet module: the motor commands our env writes for `actions` (same setJointMotorControlArray: joints,
     mode, targets, forces, gains; the A1Velocity gait's joint targets precomputed outside the timing), then
-    frame_skip × stepSimulation."""
+    frame_skip × stepSimulation. As for MuJoCo, the world is put back to an episode's start state (one
+    restoreState of a snapshot taken after our reset) as often as our env's episodes end under the same actions,
+    so both simulate the same regime (an arm left running for ever ends up pressed against its joint limits)."""
     import pybullet
 
     from sim.panda import ARM_JOINTS, PandaEnv
     from sim.quadruped import _KD_LIST, _KP_LIST, LEG_JOINTS, STAND, QuadrupedVelocityEnv, TrotGait
 
+    reset_every = reset_every or mean_episode_length(env, actions)
     u = env.unwrapped
     u.reset(seed=0)
     cid, robot, frame_skip = u.sim.client_id, u.robot, u.sim.frame_skip
+    start = pybullet.saveState(physicsClientId=cid)
     a = np.clip(actions.astype(np.float64), -1, 1)
     if isinstance(u, PandaEnv):
         joints, mode, forces = ARM_JOINTS, pybullet.VELOCITY_CONTROL, u.max_force.tolist()
@@ -156,6 +162,8 @@ def raw_bullet_stepper(env, actions):
         for _ in range(frame_skip):
             pybullet.stepSimulation(physicsClientId=cid)
         i[0] += 1
+        if i[0] % reset_every == 0:
+            pybullet.restoreState(start, physicsClientId=cid)
 
     return step
 
@@ -193,10 +201,12 @@ def main() -> int:
     from sim.pendulum import pendulum_step
 
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--seconds", type=float, default=2.0, help="per step function, split into 8 interleaved slices")
+    p.add_argument("--seconds", type=float, default=8.0, help="per step function, split into interleaved slices")
     p.add_argument("--batch", type=int, default=100_000)
     p.add_argument("--copies", type=int, default=8)
+    p.add_argument("--only", nargs="*", default=None, help="time only the ids containing one of these strings")
     args = p.parse_args()
+    wanted = (lambda env_id: True) if not args.only else (lambda env_id: any(s in env_id for s in args.only))
     print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs; "
           f"mujoco {__import__('mujoco').__version__}, torch {torch.__version__}")
 
@@ -205,6 +215,8 @@ def main() -> int:
     # MuJoCo tasks: ours (gymnasium.make, with its default wrappers) vs raw mj_step on the same model
     for env_id in ["SafeShield/CartPoleSwing-v0", "SafeShield/PointGoal-Hazard0.30-v0", "SafeShield/CarGoal-Pillar0.25-v0",
                    "SafeShield/PointTraps-v0"]:
+        if not wanted(env_id):
+            continue
         env = gym.make(env_id)
         actions = bench_actions(env)
         r = interleaved({"ours": env_stepper(env, actions), "raw": raw_mujoco_stepper(env, actions),
@@ -215,29 +227,33 @@ def main() -> int:
     # N such raw clients stepped in series. A1Run gets ±0.2 actions: with ±1 noise it falls within a few steps
     # and the 25-step settling reset would dominate the timing.
     for env_id, amplitude in [("SafeShield/PandaKeepout-v0", 1.0), ("SafeShield/A1Velocity-v0", 1.0), ("SafeShield/A1Run-v0", 0.2)]:
+        if not wanted(env_id):
+            continue
         env, twin = gym.make(env_id), gym.make(env_id)
         twins = [gym.make(env_id) for _ in range(n)]  # raw ×n: n worlds, as the vector env steps n worlds
         actions = bench_actions(env, amplitude)
-        raw_steps = [raw_bullet_stepper(t, actions) for t in twins]
-        r = interleaved({"ours": env_stepper(env, actions), "raw": raw_bullet_stepper(twin, actions),
+        every = mean_episode_length(twin, actions)
+        raw_steps = [raw_bullet_stepper(t, actions, every) for t in twins]
+        r = interleaved({"ours": env_stepper(env, actions), "raw": raw_bullet_stepper(twin, actions, every),
                          "vec": vector_stepper(env_id, n, amplitude), "raw_vec": lambda: [f() for f in raw_steps]},
                         args.seconds)
         rows.append((env_id, amplitude, r["ours"], r["raw"], r["vec"] * n, r["raw_vec"] * n, None))
         for e in [env, twin, *twins]:
             e.close()
     # analytic numpy tasks: raw = the bare numpy update
-    env = gym.make("SafeShield/PendulumUpright-v0")
-    state, act = np.array([0.3, -0.9]), np.array([0.1])
-    r = interleaved({"ours": env_stepper(env), "raw": lambda: pendulum_step(state, act),
-                     "vec": vector_stepper("SafeShield/PendulumUpright-v0", n)}, args.seconds)
-    rows.append(("SafeShield/PendulumUpright-v0", 1.0, r["ours"], r["raw"], r["vec"] * n, None, None))
-    rows.append(("SafeShield/DrunkSpider-v0", 1.0, env_rate(gym.make("SafeShield/DrunkSpider-v0"), args.seconds), None, None, None,
-                 None))
+    if wanted("SafeShield/PendulumUpright-v0"):
+        env = gym.make("SafeShield/PendulumUpright-v0")
+        state, act = np.array([0.3, -0.9]), np.array([0.1])
+        r = interleaved({"ours": env_stepper(env), "raw": lambda: pendulum_step(state, act),
+                         "vec": vector_stepper("SafeShield/PendulumUpright-v0", n)}, args.seconds)
+        rows.append(("SafeShield/PendulumUpright-v0", 1.0, r["ours"], r["raw"], r["vec"] * n, None, None))
+        rows.append(("SafeShield/DrunkSpider-v0", 1.0, env_rate(gym.make("SafeShield/DrunkSpider-v0"), args.seconds), None, None, None,
+                     None))
 
     def fmt(x):  # a rate, or the median of per-round rates
         return "–" if x is None else f"{np.median(x):,.0f}"
 
-    print(f"\n| task | actions | ours steps/s | raw steps/s | ratio: median (range) | vector ×{n} env-steps/s | raw ×{n} | ratio "
+    print(f"\n| task | actions | ours steps/s | raw steps/s | ratio: median (IQR) | vector ×{n} env-steps/s | raw ×{n} | ratio "
           f"| Gymnasium sync ×{n} ÷ raw |")
     print("|---|---|---|---|---|---|---|---|---|")
     for env_id, amplitude, ours, raw, vec, raw_vec, sync in rows:
@@ -246,6 +262,8 @@ def main() -> int:
         r3 = "–" if sync is None else paired_ratio(sync, raw_vec)
         print(f"| {env_id} | ±{amplitude:g} | {fmt(ours)} | {fmt(raw)} | {r1} | {fmt(vec)} | {fmt(raw_vec)} | {r2} | {r3} |")
 
+    if args.only:  # a quick look at some ids: no batched torch tables
+        return 0
     print(f"\n| batched torch ({args.batch:,} copies) | threads | env-steps/s |")
     print("|---|---|---|")
     for threads in (1, 2):

@@ -77,6 +77,11 @@ class CartPoleEnv(gym.Env):
         return self._obs(), self._info()
 
     def step(self, action):
+        obs, reward, unsafe, cost, _ = self.step_core(action)
+        return obs, reward, unsafe, False, {"cost": cost, "unsafe": unsafe}
+
+    def step_core(self, action):
+        """`step` without its info dict: (obs, reward, terminated, cost, unsafe), for vector envs."""
         a = self._dr.action(np.array(action, np.float64)) if self._dr.latency else action  # a copy: callers reuse buffers
         self._ctrl[:] = a  # MuJoCo clamps it to the actuator's ctrlrange [−1, 1]
         (a,) = self._ctrl.tolist()
@@ -93,7 +98,7 @@ class CartPoleEnv(gym.Env):
             obs = self._dr.observation(state).astype(np.float32)
         else:  # one call: float64 → float32 on the way, the same rounding as astype
             obs = np.concatenate((self._qpos, self._qvel), dtype=np.float32)
-        return obs, reward, unsafe, False, {"cost": float(unsafe), "unsafe": unsafe}
+        return obs, reward, unsafe, float(unsafe), unsafe
 
     def _obs(self, state=None):
         state = self.state if state is None else state

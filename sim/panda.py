@@ -127,17 +127,32 @@ class PandaEnv(gym.Env):
         self._set_motors(self.robot, ARM_JOINTS, self._velocity_control, targetVelocities=targets, forces=self._force_list)
 
     def step(self, action):
+        obs, reward, terminated, _, _ = self.step_core(action)
+        return obs, reward, terminated, False, self._info(*self._last[1:])
+
+    def step_core(self, action):
+        """`step` without its info dict: (obs, reward, terminated, cost, unsafe), for vector envs."""
         self.command(action)
         self.sim.step()
-        obs, info = self._observe()
-        d = info["ee_pos"] - self.target
+        obs, unsafe, in_box, at_limit, ee, q = self._last = self._observe_core()
+        d = np.array(ee) - self.target
         reward = -math.sqrt(d.dot(d))  # = −np.linalg.norm(d) bit for bit (it computes sqrt(d·d) for a vector)
-        terminated = bool(self.terminate_on_unsafe and info["unsafe"])
-        return obs, reward, terminated, False, info
+        terminated = bool(self.terminate_on_unsafe and unsafe)
+        return obs, reward, terminated, float(unsafe), unsafe
 
     def _observe(self):
-        """Observation and info from one getJointStates and one getLinkStates call; the unsafe tests run on plain
-        floats (six points, seven joints: numpy's per-call cost would exceed the arithmetic)."""
+        obs, *rest = self._observe_core()
+        return obs, self._info(*rest)
+
+    @staticmethod
+    def _info(unsafe, in_box, at_limit, ee, q):
+        return {"cost": float(unsafe), "unsafe": unsafe, "in_keepout": in_box, "joint_limit": at_limit,
+                "ee_pos": np.array(ee), "q": np.array(q)}
+
+    def _observe_core(self):
+        """(obs, unsafe, in_keepout, joint_limit, ee, q) from one getJointStates and one getLinkStates call; the
+        unsafe tests run on plain floats (six points, seven joints: numpy's per-call cost would exceed the
+        arithmetic)."""
         states = self._joint_states(self.robot, ARM_JOINTS)
         links = self._link_states(self.robot, CHECKED_LINKS)  # [4]: world link-frame origin
         q = [s[0] for s in states]
@@ -160,8 +175,7 @@ class PandaEnv(gym.Env):
             obs = self._dr.observation(np.array(values)).astype(np.float32)
         else:  # float → float32 directly: the same single rounding as through a float64 array
             obs = np.array(values, np.float32)
-        return obs, {"cost": float(unsafe), "unsafe": unsafe, "in_keepout": in_box, "joint_limit": at_limit,
-                     "ee_pos": np.array(ee), "q": np.array(q)}
+        return obs, unsafe, in_box, at_limit, ee, q
 
     def render(self):
         if self.render_mode == "rgb_array":

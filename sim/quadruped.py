@@ -262,6 +262,11 @@ class QuadrupedVelocityEnv(_QuadrupedBase):
                    if math.hypot(ox - x, oy - y) < reach)
 
     def step(self, action):
+        obs, reward, unsafe, _, _ = self.step_core(action)
+        return obs, reward, unsafe, False, self._info(*self._last)
+
+    def step_core(self, action):
+        """`step` without its info dict: (obs, reward, terminated, cost, unsafe), for vector envs."""
         a = np.clip(np.asarray(action, float).reshape(3), -1.0, 1.0)
         command = (self._dr.action(a) if self._dr.latency else a) * self.COMMAND_SCALE
         self.command_joints(self.gait.joint_targets(command, self.dt))
@@ -271,8 +276,9 @@ class QuadrupedVelocityEnv(_QuadrupedBase):
         d = v_body[:2] - command[:2]
         reward = -math.sqrt(d.dot(d)) - 0.1 * abs(float(w_body[2] - command[2]))  # sqrt(d·d) = np.linalg.norm(d), bit for bit
         fell, hit = self.fallen(base), self.collided(base[0][:2].tolist())
-        info = self._info(fell, hit, base)
-        return self._obs(base), reward, info["unsafe"], False, info
+        self._last = fell, hit, base
+        unsafe = bool(fell or hit)
+        return self._obs(base), reward, unsafe, float(unsafe), unsafe
 
     def _info(self, fell, hit, base=None):
         pos, rpy, v_body, *_ = self.base_state() if base is None else base

@@ -54,6 +54,13 @@ class LeanVectorEnv(gym.vector.VectorEnv):
         self.info_keys = tuple(info_keys)
         self._info = {}   # key -> array over copies, allocated from the first value seen
         self._masks = {k: np.zeros(n, bool) for k in self.info_keys}
+        # Copies that offer `step_core` (obs, reward, terminated, cost, unsafe) skip building an info dict whose
+        # other keys would be thrown away: only when cost and unsafe are all that is asked for.
+        self._core = set(self.info_keys) <= {"cost", "unsafe"} and all(hasattr(e, "step_core") for e in self.envs)
+        if self._core:  # the dtypes Gymnasium's stacking gives a float and a bool
+            for k, dtype in (("cost", np.float64), ("unsafe", np.bool_)):
+                if k in self._masks:
+                    self._info[k] = np.zeros(n, dtype)
 
     # -- Gymnasium VectorEnv API --------------------------------------------------------------------------
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None):
@@ -84,10 +91,24 @@ class LeanVectorEnv(gym.vector.VectorEnv):
             raise ValueError(f"actions: expected a leading dimension of {self.num_envs}, got shape {actions.shape}")
         obs, rewards, terms, truncs, elapsed, limit = (self._obs, self._rewards, self._terminations,
                                                        self._truncations, self._elapsed, self.max_episode_steps)
+        core = self._core
+        costs, cost_mask = self._info.get("cost"), self._masks.get("cost")
+        unsafes, unsafe_mask = self._info.get("unsafe"), self._masks.get("unsafe")
         for i, env in enumerate(self.envs):
             if self._autoreset[i]:  # next-step autoreset: this step only resets the copy (reward 0)
                 obs[i], info = env.reset()
                 rewards[i], terms[i], truncs[i], elapsed[i] = 0.0, False, False, 0
+            elif core:
+                obs[i], rewards[i], terms[i], cost, unsafe = env.step_core(actions[i])
+                truncs[i] = False
+                elapsed[i] += 1
+                if limit is not None and elapsed[i] >= limit:
+                    truncs[i] = True
+                if costs is not None:
+                    costs[i], cost_mask[i] = cost, True
+                if unsafes is not None:
+                    unsafes[i], unsafe_mask[i] = unsafe, True
+                continue
             else:
                 obs[i], rewards[i], terms[i], truncs[i], info = env.step(actions[i])
                 elapsed[i] += 1

@@ -29,6 +29,11 @@ def test_vector_env_matches_independent_single_envs():
     ("SafeShield/CartPoleSwing-v0", 3, 300, None, ("cost", "unsafe")),                 # terminations
     ("SafeShield/PointTraps-v0", 3, 120, 50, ("cost", "unsafe", "obstacle_d", "health", "failure")),  # truncations
     ("SafeShield/A1Run-v0", 2, 40, None, ("cost", "unsafe", "forward_speed")),  # a key absent from reset infos
+    # cost and unsafe only: the copies' step_core path (no info dict built)
+    ("SafeShield/PointGoal-Hazard0.30-v0", 3, 120, 50, ("cost", "unsafe")),
+    ("SafeShield/CarGoal-Pillar0.25-v0", 2, 60, 25, ("unsafe",)),
+    ("SafeShield/PandaKeepout-v0", 2, 60, 25, ("cost", "unsafe")),
+    ("SafeShield/A1Velocity-v0", 2, 40, 15, ("cost",)),
 ])
 def test_lean_vector_env_steps_exactly_as_gymnasiums_sync_vector_env(env_id, copies, steps, max_steps, keys):
     """Same observations, rewards, terminated/truncated and info arrays (with their masks), step by step,
@@ -37,6 +42,7 @@ def test_lean_vector_env_steps_exactly_as_gymnasiums_sync_vector_env(env_id, cop
     lean = make_vector(env_id, copies, info_keys=keys, **kw)
     sync = gym.make_vec(env_id, num_envs=copies, vectorization_mode="sync", **kw)
     assert isinstance(lean, LeanVectorEnv) and lean.metadata["autoreset_mode"] == sync.metadata["autoreset_mode"]
+    assert lean._core == (set(keys) <= {"cost", "unsafe"})  # which path is under test
     assert lean.observation_space == sync.observation_space and lean.action_space == sync.action_space
     rng = np.random.default_rng(0)
     out = lean.reset(seed=4), sync.reset(seed=4)
