@@ -89,26 +89,14 @@ class LeanVectorEnv(gym.vector.VectorEnv):
         actions = np.asarray(actions)
         if actions.shape[:1] != (self.num_envs,):
             raise ValueError(f"actions: expected a leading dimension of {self.num_envs}, got shape {actions.shape}")
+        if self._core:
+            return self._step_core(actions)
         obs, rewards, terms, truncs, elapsed, limit = (self._obs, self._rewards, self._terminations,
                                                        self._truncations, self._elapsed, self.max_episode_steps)
-        core = self._core
-        costs, cost_mask = self._info.get("cost"), self._masks.get("cost")
-        unsafes, unsafe_mask = self._info.get("unsafe"), self._masks.get("unsafe")
         for i, env in enumerate(self.envs):
             if self._autoreset[i]:  # next-step autoreset: this step only resets the copy (reward 0)
                 obs[i], info = env.reset()
                 rewards[i], terms[i], truncs[i], elapsed[i] = 0.0, False, False, 0
-            elif core:
-                obs[i], rewards[i], terms[i], cost, unsafe = env.step_core(actions[i])
-                truncs[i] = False
-                elapsed[i] += 1
-                if limit is not None and elapsed[i] >= limit:
-                    truncs[i] = True
-                if costs is not None:
-                    costs[i], cost_mask[i] = cost, True
-                if unsafes is not None:
-                    unsafes[i], unsafe_mask[i] = unsafe, True
-                continue
             else:
                 obs[i], rewards[i], terms[i], truncs[i], info = env.step(actions[i])
                 elapsed[i] += 1
@@ -117,6 +105,32 @@ class LeanVectorEnv(gym.vector.VectorEnv):
             self._record_info(i, info)
         np.logical_or(terms, truncs, out=self._autoreset)
         return obs.copy(), rewards.copy(), terms.copy(), truncs.copy(), self._infos()
+
+    def _step_core(self, actions):
+        """`step` through each copy's `step_core`: the scalars gathered in lists and written into the arrays once
+        per step (numpy's per-element writes cost more than the lists)."""
+        obs, elapsed, limit = self._obs, self._elapsed, self.max_episode_steps
+        n = self.num_envs
+        rewards, terms, truncs, costs, unsafes = [0.0] * n, [False] * n, [False] * n, [0.0] * n, [False] * n
+        resets = {i: None for i in np.flatnonzero(self._autoreset).tolist()} if self._autoreset.any() else {}
+        for i, env in enumerate(self.envs):
+            if resets and i in resets:  # next-step autoreset: this step only resets the copy (reward 0)
+                obs[i], resets[i] = env.reset()
+                elapsed[i] = 0
+                continue
+            obs[i], rewards[i], terms[i], costs[i], unsafes[i] = env.step_core(actions[i])
+            elapsed[i] += 1
+            if limit is not None and elapsed[i] >= limit:
+                truncs[i] = True
+        self._rewards[:], self._terminations[:], self._truncations[:] = rewards, terms, truncs
+        for k, values in (("cost", costs), ("unsafe", unsafes)):
+            if k in self._masks:
+                self._info[k][:] = values
+                self._masks[k][:] = True
+        for i, info in resets.items():  # a copy just reset reports its reset info (a key it lacks: 0, mask False)
+            self._record_info(i, info)
+        np.logical_or(self._terminations, self._truncations, out=self._autoreset)
+        return obs.copy(), self._rewards.copy(), self._terminations.copy(), self._truncations.copy(), self._infos()
 
     def render(self):
         return tuple(env.render() for env in self.envs)
