@@ -12,6 +12,7 @@ for the MuJoCo tasks Gymnasium's own SyncVectorEnv of the same id is timed along
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import platform
 import time
@@ -90,7 +91,7 @@ def mean_episode_length(env, actions, steps: int = 2000) -> int:
 
 
 def raw_mujoco_stepper(env, actions, copies=1):
-    """`copies` MjData of the env's model, each: the ctrl our env would write for `actions` (clipped and
+    """`copies` worlds (MjModel + MjData) of the env's model, each: the ctrl our env would write for `actions` (clipped and
     scaled, e.g. the Point's turn rate), then frame_skip physics steps in one C call. The state is reset as
     often as our env's episodes end under the same actions, so both simulate the same regime (a cart-pole
     left running would spend its time against the rail stops, where the solver does extra work)."""
@@ -102,23 +103,27 @@ def raw_mujoco_stepper(env, actions, copies=1):
     sim = u.sim
     env.reset(seed=0)
     qpos0 = sim.data.qpos.copy()  # an episode's start state (not whatever state the env is in later)
-    datas = [mujoco.MjData(sim.model) for _ in range(copies)]
-    for d in datas:
+    # N copies = N worlds, each its own MjModel + MjData, as each copy of a vector env owns its world (the
+    # navigation layouts live in the model); one copy steps the env's own model
+    models = [sim.model] if copies == 1 else [copy.copy(sim.model) for _ in range(copies)]
+    worlds = [(m, mujoco.MjData(m)) for m in models]
+    for m, d in worlds:
         d.qpos[:] = qpos0
-        mujoco.mj_forward(sim.model, d)
+        mujoco.mj_forward(m, d)
     ctrl = np.clip(actions.astype(np.float64), -1, 1) * getattr(u, "_ctrl_scale", 1.0)
+    frame_skip, mj_step = sim.frame_skip, mujoco.mj_step
     i = [0]
 
     def step():
-        for d in datas:
+        for m, d in worlds:
             d.ctrl[:] = ctrl[i[0] % 1000]
-            mujoco.mj_step(sim.model, d, sim.frame_skip)
+            mj_step(m, d, frame_skip)
         i[0] += 1
         if i[0] % reset_every == 0:
-            for d in datas:
-                mujoco.mj_resetData(sim.model, d)
+            for m, d in worlds:
+                mujoco.mj_resetData(m, d)
                 d.qpos[:] = qpos0
-                mujoco.mj_forward(sim.model, d)  # as our reset does
+                mujoco.mj_forward(m, d)  # as our reset does
 
     return step
 

@@ -25,6 +25,7 @@ class MujocoSim:
         self._init_inertia = self.model.body_inertia.copy()
         self._init_friction = self.model.geom_friction.copy()
         self._init_gear = self.model.actuator_gear.copy()
+        self._scales = (1.0, 1.0, 1.0)  # those the model holds now
 
     def reset(self, qpos, qvel):
         mj = self._mujoco
@@ -43,6 +44,9 @@ class MujocoSim:
 
     def scale_physics(self, mass: float = 1.0, friction: float = 1.0, motor: float = 1.0):
         """Domain randomisation hook: scale masses, friction and actuator gear relative to the XML values."""
+        if (mass, friction, motor) == self._scales:  # every reset calls this; with randomisation off it is a no-op
+            return
+        self._scales = (mass, friction, motor)
         self.model.body_mass[:] = self._init_body_mass * mass
         self.model.body_inertia[:] = self._init_inertia * mass  # same shape, denser material
         self.model.geom_friction[:] = self._init_friction * friction
