@@ -12,6 +12,8 @@ import math
 
 from numba import njit
 
+from sim.numba_views import float64_view
+
 
 def table_size(n: int) -> int:
     """Length of the step table for n obstacles (layout: see `sense`)."""
@@ -62,3 +64,19 @@ def sense(imu, xmat, qvel, x, y, radius, obs, table):
             if dist < radius:
                 inside += radius - dist
     return inside
+
+
+@njit(cache=True, nogil=True)
+def sense_copies(buffers, rows, sizes, radius, xy, obs_out, inside):
+    """`sense` for several copies of one task in one call: for each row r in `rows`, copy r's buffers are at the
+    addresses buffers[r] = (imu, xmat, qvel, obs, table) with lengths `sizes`; (x, y) = xy[2r], xy[2r + 1]. Writes copy r's
+    own obs buffer and step table exactly as `sense` does, its observation as float32 into obs_out[r] (the same
+    rounding as astype), and its Σ hazard depth into inside[r]."""
+    for j in range(rows.shape[0]):
+        r = rows[j]
+        b = buffers[r]
+        obs = float64_view(b[3], sizes[3])
+        inside[r] = sense(float64_view(b[0], sizes[0]), float64_view(b[1], sizes[1]), float64_view(b[2], sizes[2]),
+                          xy[2 * r], xy[2 * r + 1], radius, obs, float64_view(b[4], sizes[4]))
+        for k in range(sizes[3]):
+            obs_out[r, k] = obs[k]

@@ -50,6 +50,7 @@ class LeanVectorEnv(gym.vector.VectorEnv):
         self._terminations = np.zeros(n, bool)
         self._truncations = np.zeros(n, bool)
         self._autoreset = np.zeros(n, bool)
+        self._any_ended = False  # = self._autoreset.any(), kept as a bool for the step_core path
         self._elapsed = [0] * n
         self.info_keys = tuple(info_keys)
         self._info = {}   # key -> array over copies, allocated from the first value seen
@@ -57,6 +58,10 @@ class LeanVectorEnv(gym.vector.VectorEnv):
         # Copies that offer `step_core` (obs, reward, terminated, cost, unsafe) skip building an info dict whose
         # other keys would be thrown away: only when cost and unsafe are all that is asked for.
         self._core = set(self.info_keys) <= {"cost", "unsafe"} and all(hasattr(e, "step_core") for e in self.envs)
+        # ... and copies of one task that can be stepped together (sim.safety_gym.NavigationCopies) are
+        stepper = getattr(type(self.envs[0]), "copies_stepper", None) if self._core else None
+        self._copies = stepper(self.envs) if stepper is not None else None
+        self._rows = list(range(n))
         if self._core:  # the dtypes Gymnasium's stacking gives a float and a bool
             for k, dtype in (("cost", np.float64), ("unsafe", np.bool_)):
                 if k in self._masks:
@@ -83,6 +88,7 @@ class LeanVectorEnv(gym.vector.VectorEnv):
             self._elapsed[i] = 0
             self._terminations[i] = self._truncations[i] = self._autoreset[i] = False
             self._record_info(i, info)
+        self._any_ended = bool(self._autoreset.any())
         return self._obs.copy(), self._infos()
 
     def step(self, actions):
@@ -104,24 +110,31 @@ class LeanVectorEnv(gym.vector.VectorEnv):
                     truncs[i] = True
             self._record_info(i, info)
         np.logical_or(terms, truncs, out=self._autoreset)
+        self._any_ended = bool(self._autoreset.any())
         return obs.copy(), rewards.copy(), terms.copy(), truncs.copy(), self._infos()
 
     def _step_core(self, actions):
-        """`step` through each copy's `step_core`: the scalars gathered in lists and written into the arrays once
-        per step (numpy's per-element writes cost more than the lists)."""
-        obs, elapsed, limit = self._obs, self._elapsed, self.max_episode_steps
+        """`step` through each copy's `step_core` (or all copies' `copies_stepper` together): the scalars gathered in
+        lists and written into the arrays once per step (numpy's per-element writes cost more than the lists)."""
+        obs, elapsed, limit, envs = self._obs, self._elapsed, self.max_episode_steps, self.envs
         n = self.num_envs
         rewards, terms, truncs, costs, unsafes = [0.0] * n, [False] * n, [False] * n, [0.0] * n, [False] * n
-        resets = {i: None for i in np.flatnonzero(self._autoreset).tolist()} if self._autoreset.any() else {}
-        for i, env in enumerate(self.envs):
-            if resets and i in resets:  # next-step autoreset: this step only resets the copy (reward 0)
-                obs[i], resets[i] = env.reset()
-                elapsed[i] = 0
-                continue
-            obs[i], rewards[i], terms[i], costs[i], unsafes[i] = env.step_core(actions[i])
+        # next-step autoreset: a copy whose episode ended last step only resets now (reward 0); the copies are
+        # independent, so resetting them after stepping the others changes nothing
+        resets = {i: None for i in np.flatnonzero(self._autoreset).tolist()} if self._any_ended else {}
+        stepping = [i for i in self._rows if i not in resets] if resets else self._rows
+        if self._copies is not None:
+            self._copies.step(stepping, actions, obs, rewards, terms, costs, unsafes)
+        else:
+            for i in stepping:
+                obs[i], rewards[i], terms[i], costs[i], unsafes[i] = envs[i].step_core(actions[i])
+        for i in stepping:
             elapsed[i] += 1
             if limit is not None and elapsed[i] >= limit:
                 truncs[i] = True
+        for i in resets:
+            obs[i], resets[i] = envs[i].reset()
+            elapsed[i] = 0
         self._rewards[:], self._terminations[:], self._truncations[:] = rewards, terms, truncs
         for k, values in (("cost", costs), ("unsafe", unsafes)):
             if k in self._masks:
@@ -130,6 +143,7 @@ class LeanVectorEnv(gym.vector.VectorEnv):
         for i, info in resets.items():  # a copy just reset reports its reset info (a key it lacks: 0, mask False)
             self._record_info(i, info)
         np.logical_or(self._terminations, self._truncations, out=self._autoreset)
+        self._any_ended = any(terms) or any(truncs)
         return obs.copy(), self._rewards.copy(), self._terminations.copy(), self._truncations.copy(), self._infos()
 
     def render(self):

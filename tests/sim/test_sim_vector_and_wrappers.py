@@ -32,6 +32,7 @@ def test_vector_env_matches_independent_single_envs():
     # cost and unsafe only: the copies' step_core path (no info dict built)
     ("SafeShield/PointGoal-Hazard0.30-v0", 3, 120, 50, ("cost", "unsafe")),
     ("SafeShield/CarGoal-Pillar0.25-v0", 2, 60, 25, ("unsafe",)),
+    ("SafeShield/PointTraps-v0", 3, 150, 60, ("cost", "unsafe")),
     ("SafeShield/PandaKeepout-v0", 2, 60, 25, ("cost", "unsafe")),
     ("SafeShield/A1Velocity-v0", 2, 40, 15, ("cost",)),
 ])
@@ -42,7 +43,9 @@ def test_lean_vector_env_steps_exactly_as_gymnasiums_sync_vector_env(env_id, cop
     lean = make_vector(env_id, copies, info_keys=keys, **kw)
     sync = gym.make_vec(env_id, num_envs=copies, vectorization_mode="sync", **kw)
     assert isinstance(lean, LeanVectorEnv) and lean.metadata["autoreset_mode"] == sync.metadata["autoreset_mode"]
-    assert lean._core == (set(keys) <= {"cost", "unsafe"})  # which path is under test
+    # which path is under test: step_core per copy, or the navigation copies stepped together
+    assert lean._core == (set(keys) <= {"cost", "unsafe"})
+    assert (lean._copies is not None) == (lean._core and ("Goal" in env_id or "Traps" in env_id))
     assert lean.observation_space == sync.observation_space and lean.action_space == sync.action_space
     rng = np.random.default_rng(0)
     out = lean.reset(seed=4), sync.reset(seed=4)
