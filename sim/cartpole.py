@@ -15,6 +15,7 @@ import numpy as np
 from gymnasium import spaces
 
 from sim.mujoco_env import MujocoSim
+from sim.numba_views import addresses, gather_float32
 from sim.randomization import DomainRandomization
 from sim.safe_sets import BoxSafeSet
 
@@ -81,7 +82,21 @@ class CartPoleEnv(gym.Env):
         return obs, reward, unsafe, False, {"cost": cost, "unsafe": unsafe}
 
     def step_core(self, action):
-        """`step` without its info dict: (obs, reward, terminated, cost, unsafe), for vector envs."""
+        """`step` without its info dict: (obs, reward, terminated, cost, unsafe), for vector envs (which may use
+        `CartPoleCopies` instead: the same `_advance`, the observations of all copies gathered in one call)."""
+        reward, unsafe = self._advance(action)
+        return self._observation(), reward, unsafe, float(unsafe), unsafe
+
+    def _observation(self) -> np.ndarray:
+        """[x, θ, ẋ, θ̇] as float32, with this episode's noise if any."""
+        if self._dr.noise_std:
+            state = self._state_buf
+            state[:2], state[2:] = self._qpos, self._qvel
+            return self._dr.observation(state).astype(np.float32)
+        return np.concatenate((self._qpos, self._qvel), dtype=np.float32)  # the same rounding as astype
+
+    def _advance(self, action) -> tuple[float, bool]:
+        """Write the command and step the physics; returns (reward, unsafe)."""
         a = self._dr.action(np.array(action, np.float64)) if self._dr.latency else action  # a copy: callers reuse buffers
         self._ctrl[:] = a  # MuJoCo clamps it to the actuator's ctrlrange [−1, 1]
         (a,) = self._ctrl.tolist()
@@ -92,13 +107,12 @@ class CartPoleEnv(gym.Env):
         # scalar test on the hot path; equals self.safe_set.is_unsafe (tests check both)
         unsafe = abs(x) > X_LIMIT or abs(theta) > self._theta_limit
         reward = -self.violation_penalty if unsafe else (x**2 if self.task == "move" else theta**2)
-        if self._dr.noise_std:
-            state = self._state_buf
-            state[:2], state[2:] = self._qpos, self._qvel
-            obs = self._dr.observation(state).astype(np.float32)
-        else:  # one call: float64 → float32 on the way, the same rounding as astype
-            obs = np.concatenate((self._qpos, self._qvel), dtype=np.float32)
-        return obs, reward, unsafe, float(unsafe), unsafe
+        return reward, unsafe
+
+    @classmethod
+    def copies_stepper(cls, envs) -> "CartPoleCopies":
+        """What a vector env of these copies steps them with (`LeanVectorEnv` asks for it)."""
+        return CartPoleCopies(envs)
 
     def _obs(self, state=None):
         state = self.state if state is None else state
@@ -118,3 +132,27 @@ class CartPoleEnv(gym.Env):
 
     def close(self):
         self.sim.close()
+
+
+class CartPoleCopies:
+    """Steps several cart-poles together with the results of each one's `step_core`: each copy's `_advance` in
+    Python, then all observations (qpos, qvel → float32) gathered into the vector env's array in one compiled
+    call instead of one small array per copy."""
+
+    def __init__(self, envs):
+        self.envs = list(envs)
+        self._buffers = np.array([addresses((e._qpos, e._qvel)) for e in self.envs], np.int64)
+        self._sizes = np.array([self.envs[0]._qpos.shape[0], self.envs[0]._qvel.shape[0]], np.int64)
+
+    def step(self, rows: list[int], actions, obs_out, rewards, terminated, costs, unsafe) -> None:
+        """Step copies `rows` with actions[r]; write obs_out[r] and rewards[r], terminated[r], costs[r], unsafe[r]."""
+        envs = self.envs
+        for r in rows:
+            rewards[r], u = envs[r]._advance(actions[r])
+            terminated[r] = unsafe[r] = u
+            costs[r] = float(u)
+        if rows:
+            gather_float32(self._buffers, np.array(rows, np.int64), self._sizes, obs_out)
+        for r in rows:
+            if envs[r]._dr.noise_std:  # domain randomisation: this episode's observation noise, as step_core draws it
+                obs_out[r] = envs[r]._observation()

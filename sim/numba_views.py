@@ -38,3 +38,17 @@ def addresses(arrays) -> list[int]:
             raise ValueError(f"need a C-contiguous float64 array, got {a.dtype} {a.flags}")
         out.append(a.ctypes.data)
     return out
+
+
+@njit(cache=True, nogil=True)
+def gather_float32(buffers, rows, sizes, out):
+    """For each row r in `rows`: out[r] = the float64 buffers at addresses buffers[r] (lengths `sizes`) one after
+    the other, rounded to float32 (as numpy's astype / concatenate(dtype=float32) round)."""
+    for j in range(rows.shape[0]):
+        r = rows[j]
+        k = 0
+        for b in range(sizes.shape[0]):
+            src = float64_view(buffers[r, b], sizes[b])
+            for i in range(sizes[b]):
+                out[r, k] = src[i]
+                k += 1

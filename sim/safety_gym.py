@@ -332,10 +332,9 @@ class NavigationEnv(gym.Env):
         cost and unsafe call this, or `NavigationCopies` (the same three parts, the sensing of all copies in
         one compiled call)."""
         reward, x, y = self._advance(action)
-        inside = sense(self._imu, self._xmat, self._qvel2, x, y, self.obstacle_radius, self._obs_buf, self._table)
-        obs = self._dr.observation(self._obs_buf) if self._dr.noise_std else self._obs_buf  # as _sense, inlined
+        obs, inside = self._sense(x, y)
         cost, failure, unsafe = self._outcome(inside)
-        return obs.astype(np.float32), reward, failure, cost, unsafe
+        return obs, reward, failure, cost, unsafe
 
     def _advance(self, action) -> tuple[float, float, float]:
         """Write the command, step the physics, score the goal (a new goal once it is reached); returns
@@ -371,11 +370,8 @@ class NavigationEnv(gym.Env):
         return cost, failure, inside > 0
 
     @classmethod
-    def copies_stepper(cls, envs) -> "NavigationCopies | None":
-        """A `NavigationCopies` for these copies of one task, or None where it does not apply (randomisation on:
-        its per-episode delays and noise stay on each copy's own `step_core`)."""
-        if any(e.randomization.enabled for e in envs):
-            return None
+    def copies_stepper(cls, envs) -> "NavigationCopies":
+        """What a vector env of these copies steps them with (`LeanVectorEnv` asks for it)."""
         return NavigationCopies(envs)
 
     def _sample_goal(self):
@@ -411,10 +407,12 @@ class NavigationEnv(gym.Env):
         """Observation and Σ hazard depth; fills the step table (d, ḋ, robot position and velocity). One
         compiled pass (`sim.nav_sensing`, held to `pseudo_lidar` by tests/sim/test_sim_safety_gym.py)."""
         inside = sense(self._imu, self._xmat, self._qvel2, x, y, self.obstacle_radius, self._obs_buf, self._table)
-        obs = self._obs_buf
-        if self._dr.noise_std:
-            obs = self._dr.observation(obs)
-        return obs.astype(np.float32), inside
+        return self._observation(), inside
+
+    def _observation(self) -> np.ndarray:
+        """The float32 observation of the sensed buffer, with this episode's noise if any."""
+        obs = self._dr.observation(self._obs_buf) if self._dr.noise_std else self._obs_buf
+        return obs.astype(np.float32)
 
     def _info(self, cost: float, failure: bool, goal_met: bool, unsafe: bool) -> dict:
         m = self._xmat
@@ -483,4 +481,7 @@ class NavigationCopies:
         sense_copies(self._buffers, np.array(rows, np.int64), self._sizes, self._radius, self._xy, obs_out, self._inside)
         inside = self._inside.tolist()
         for r in rows:
-            costs[r], terminated[r], unsafe[r] = envs[r]._outcome(inside[r])
+            env = envs[r]
+            costs[r], terminated[r], unsafe[r] = env._outcome(inside[r])
+            if env._dr.noise_std:  # domain randomisation: this episode's observation noise, drawn as step_core draws it
+                obs_out[r] = env._observation()

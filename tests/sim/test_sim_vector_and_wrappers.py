@@ -45,7 +45,7 @@ def test_lean_vector_env_steps_exactly_as_gymnasiums_sync_vector_env(env_id, cop
     assert isinstance(lean, LeanVectorEnv) and lean.metadata["autoreset_mode"] == sync.metadata["autoreset_mode"]
     # which path is under test: step_core per copy, or the navigation copies stepped together
     assert lean._core == (set(keys) <= {"cost", "unsafe"})
-    assert (lean._copies is not None) == (lean._core and ("Goal" in env_id or "Traps" in env_id))
+    assert (lean._copies is not None) == (lean._core and any(s in env_id for s in ("Goal", "Traps", "CartPole")))
     assert lean.observation_space == sync.observation_space and lean.action_space == sync.action_space
     rng = np.random.default_rng(0)
     out = lean.reset(seed=4), sync.reset(seed=4)
@@ -63,6 +63,22 @@ def test_lean_vector_env_steps_exactly_as_gymnasiums_sync_vector_env(env_id, cop
             np.testing.assert_array_equal(v, theirs[4][k])
         ends += ours[2].sum() + ours[3].sum()
     assert ends >= 2  # the autoreset path was exercised
+
+
+@pytest.mark.parametrize("env_id", ["SafeShield/PointGoal-Hazard0.30-v0", "SafeShield/CartPoleSwing-v0"])
+def test_copies_stepped_together_keep_domain_randomisation_as_single_envs_do(env_id):
+    """Action delays and observation noise drawn per episode: the copies stepped together give Gymnasium's
+    SyncVectorEnv results exactly (same draws, same order)."""
+    dr = DomainRandomization(action_latency_steps=(1, 3), observation_noise_std=0.05, mass_scale=(0.8, 1.2))
+    lean = make_vector(env_id, 3, randomization=dr, max_episode_steps=40)
+    sync = gym.make_vec(env_id, num_envs=3, vectorization_mode="sync", randomization=dr, max_episode_steps=40)
+    assert lean._copies is not None
+    rng = np.random.default_rng(1)
+    np.testing.assert_array_equal(lean.reset(seed=7)[0], sync.reset(seed=7)[0])
+    for _ in range(100):
+        a = rng.uniform(-1, 1, (3,) + lean.single_action_space.shape).astype(np.float32)
+        for x, y in zip(lean.step(a)[:4], sync.step(a)[:4]):
+            np.testing.assert_array_equal(x, y)
 
 
 def test_lean_vector_env_partial_reset_and_bad_input():
