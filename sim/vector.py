@@ -6,6 +6,9 @@ step by tests/sim/test_sim_vector_and_wrappers.py, but it stacks only the info k
 default cost and unsafe) into preallocated arrays and keeps each copy's time limit itself. Gymnasium's generic
 per-key info stacking cost about as much as the physics of a point robot (cProfile: 0.28 s against mj_step's
 0.28 s over 4,000 env-steps).
+When only cost and unsafe are asked for, no copy builds an info dict: copies with a `step_core` (obs, reward,
+terminated, cost, unsafe) are stepped through it, and a task whose class offers `copies_stepper` (navigation,
+cart-pole) steps all its copies together (one compiled pass over every copy's sensing or observation).
 vectorization_mode="sync" / "async" give Gymnasium's SyncVectorEnv / AsyncVectorEnv (every info key; async:
 one subprocess per copy, worth it only when a step costs ≫ the IPC, e.g. the Car robot).
 For the analytic tasks use the batched torch envs in sim.batched instead: they are far faster.
