@@ -20,7 +20,7 @@ def goal_seeker(info):
 
 
 def main(episodes=5):
-    env = gym.make("SafeShield/PointGoal-Hazard0.30-v0")
+    env = gym.make("SafeShield/PointGoal-Hazard0.30-v0", geometry_info=True)
     rets, costs = [], []
     for ep in range(episodes):
         _, info = env.reset(seed=EVAL_SEED + ep)

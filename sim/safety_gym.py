@@ -17,11 +17,16 @@ Cost (info["cost"]):
   hazards: Σ over hazards of (r − d) while the robot's centre is inside (dense, as in the SIS code);
            cost_mode="indicator" gives 1.0 instead (Safety Gym's constrain_indicator)
   pillars: 1.0 while the robot touches any pillar
-info["unsafe"]: inside a hazard (d < r) / touching a pillar. info also carries the ground truth SIS uses:
+info["unsafe"]: inside a hazard (d < r) / touching a pillar; info["goal_met"]: the goal was reached this step.
+With `geometry_info=True` every info also carries the simulator's ground truth (what SIS, its validity check
+and the shield scripts read; off by default, as Safety Gym's info carries none: Gymnasium wants every info's
+arrays fresh, and building them costs a point robot's step ~10 % of its speed, BENCHMARKS "Simulation"):
   obstacle_d    [n]  planar centre-to-centre distance robot → obstacle
   obstacle_ddot [n]  ḋ = −v_xy·(o − p)/‖o − p‖
   obstacle_pos [n, 2], obstacle_radius [n], robot_pos [2], robot_vel [2], robot_heading, goal_pos [2],
-  goal_dist, goal_met
+  goal_dist
+The same ground truth is always on the env: `obstacle_pos`, `obstacle_radius`, `robot_pos`, `robot_vel`,
+`robot_heading`, `goal_pos`.
 Traps (CSC): with `health` set, each step inside a hazard costs one health point; at 0 the robot fails
 (terminated, info["failure"] True, cost 1.0 on that step, else 0).
 """
@@ -169,6 +174,7 @@ class NavigationEnv(gym.Env):
         layout: NavLayout = NavLayout(),
         randomization: DomainRandomization | None = None,
         render_mode: str | None = None,
+        geometry_info: bool = False,
     ):
         if obstacle not in ("hazard", "pillar"):
             raise ValueError(f"obstacle must be 'hazard' or 'pillar', got {obstacle!r}")
@@ -179,8 +185,11 @@ class NavigationEnv(gym.Env):
         self.robot, self.obstacle = robot, obstacle
         self.num_obstacles, self.obstacle_radius = num_obstacles, float(obstacle_radius)
         self.cost_mode, self.max_health, self.layout = cost_mode, health, layout
+        self._indicator_cost = cost_mode == "indicator"
         self.randomization = randomization or DomainRandomization()
         self.render_mode = render_mode
+        self.geometry_info = bool(geometry_info)
+        self._info = self._geometry_info if self.geometry_info else self._task_info  # chosen once: no per-step test
         self.sim = MujocoSim(navigation_xml(robot, obstacle, num_obstacles, obstacle_radius), FRAME_SKIP, from_string=True)
         self.dt = self.sim.dt
         m = self.sim.model
@@ -332,7 +341,8 @@ class NavigationEnv(gym.Env):
         cost and unsafe call this, or `NavigationCopies` (the same three parts, the sensing of all copies in
         one compiled call)."""
         reward, x, y = self._advance(action)
-        obs, inside = self._sense(x, y)
+        inside = sense(self._imu, self._xmat, self._qvel2, x, y, self.obstacle_radius, self._obs_buf, self._table)
+        obs = self._observation() if self._dr.noise_std else self._obs_buf.astype(np.float32)  # = _sense, inlined
         cost, failure, unsafe = self._outcome(inside)
         return obs, reward, failure, cost, unsafe
 
@@ -362,12 +372,17 @@ class NavigationEnv(gym.Env):
         return reward, x, y
 
     def _outcome(self, inside: float) -> tuple[float, bool, bool]:
-        """(cost, failure, unsafe) of the state just sensed (`inside` = Σ hazard depth)."""
+        """(cost, failure, unsafe) of the state just sensed; `inside` = Σ penetration depth (r − d)⁺ over hazards."""
         if self._pillars:
             contact = self._obstacle_contact()
             return float(contact), False, contact
-        cost, failure = self._cost_from(inside)
-        return cost, failure, inside > 0
+        unsafe = inside > 0
+        if self.max_health is not None:  # CSC traps: delayed, cumulative failure
+            if unsafe:
+                self.health -= 1
+            failure = self.health <= 0
+            return float(failure), failure, unsafe
+        return (float(unsafe) if self._indicator_cost else inside), False, unsafe
 
     @classmethod
     def copies_stepper(cls, envs) -> "NavigationCopies":
@@ -391,17 +406,6 @@ class NavigationEnv(gym.Env):
         pairs = self._touch_pairs
         return any((g1, g2) in pairs for g1, g2 in self._data.contact.geom[:n].tolist())
 
-    def _cost_from(self, inside: float) -> tuple[float, bool]:
-        """Hazard cost and failure; `inside` = Σ penetration depth (r − d)⁺ over hazards."""
-        if self.max_health is not None:  # CSC traps: delayed, cumulative failure
-            if inside > 0:
-                self.health -= 1
-            failure = self.health <= 0
-            return float(failure), failure
-        if self.cost_mode == "indicator":
-            return float(inside > 0), False
-        return inside, False
-
     # -- observation / info -------------------------------------------------------------------------
     def _sense(self, x: float, y: float):
         """Observation and Σ hazard depth; fills the step table (d, ḋ, robot position and velocity). One
@@ -414,7 +418,14 @@ class NavigationEnv(gym.Env):
         obs = self._dr.observation(self._obs_buf) if self._dr.noise_std else self._obs_buf
         return obs.astype(np.float32)
 
-    def _info(self, cost: float, failure: bool, goal_met: bool, unsafe: bool) -> dict:
+    def _task_info(self, cost: float, failure: bool, goal_met: bool, unsafe: bool) -> dict:
+        info = {"cost": float(cost), "unsafe": bool(unsafe), "goal_met": bool(goal_met)}
+        if self.max_health is not None:
+            info["health"] = self.health
+            info["failure"] = bool(failure)
+        return info
+
+    def _geometry_info(self, cost: float, failure: bool, goal_met: bool, unsafe: bool) -> dict:
         m = self._xmat
         t = self._table.copy()  # fresh arrays per call (Gymnasium's rule); the entries below are views of it
         d, ddot, radius, pos, vel, goal, obstacles = self._views

@@ -122,7 +122,7 @@ class SafetyGymAdapter:
         import gymnasium as gym
 
         import sim  # noqa: F401  (registers the environments)
-        self.env = gym.make(env_id, **kw)
+        self.env = gym.make(env_id, **{"geometry_info": True, **kw})  # d, ḋ in every info
         u = self.env.unwrapped
         self.observation_space, self.action_space = self.env.observation_space, self.env.action_space
         self.n_obstacles = int(u.num_obstacles)

@@ -77,9 +77,10 @@ class NavSimModel:
 
 
 def visited_states(env_id, policy, episodes, model: NavSimModel, seed=200_000, every=10):
-    """Rows of the states a policy ((obs, info) -> action) visits, every `every`-th step."""
+    """Rows of the states a policy ((obs, info) -> action; info with the ground-truth geometry) visits, every
+    `every`-th step."""
     import gymnasium as gym
-    env = gym.make(env_id)
+    env = gym.make(env_id, geometry_info=True)
     rows = []
     for e in range(episodes):
         obs, info = env.reset(seed=seed + e)

@@ -12,7 +12,7 @@ def test_one_step_model_matches_env(env_id):
     import gymnasium as gym
 
     import sim  # noqa: F401
-    env = gym.make(env_id)
+    env = gym.make(env_id, geometry_info=True)
     model = NavSimModel(env_id)
     rng = np.random.default_rng(0)
     obs, info = env.reset(seed=7)

@@ -23,6 +23,25 @@ def test_registered_ids_pass_checker(robot, variant):
     assert u.num_obstacles == 4 and u.obstacle_radius == float(variant[-4:])
 
 
+def test_info_carries_the_task_by_default_and_the_ground_truth_geometry_on_request():
+    task_keys = {"cost", "unsafe", "goal_met"}
+    geometry_keys = {"obstacle_d", "obstacle_ddot", "obstacle_pos", "obstacle_radius", "robot_pos", "robot_vel",
+                     "robot_heading", "goal_pos", "goal_dist"}
+    plain = gym.make("SafeShield/PointGoal-Hazard0.30-v0")
+    rich = gym.make("SafeShield/PointGoal-Hazard0.30-v0", geometry_info=True)
+    check_env(rich.unwrapped, skip_render_check=True)  # fresh arrays in every info, as Gymnasium requires
+    for env in (plain, rich):
+        _, info = env.reset(seed=3)
+        assert set(info) == task_keys | (geometry_keys if env is rich else set())
+        _, _, _, _, info = env.step(np.array([0.5, 0.1], np.float32))
+        assert set(info) == task_keys | (geometry_keys if env is rich else set())
+    # the same ground truth is on the env either way
+    np.testing.assert_array_equal(info["robot_pos"], rich.unwrapped.robot_pos)
+    np.testing.assert_array_equal(info["obstacle_pos"], rich.unwrapped.obstacle_pos)
+    traps = gym.make("SafeShield/PointTraps-v0")
+    assert set(traps.reset(seed=0)[1]) == task_keys | {"health", "failure"}
+
+
 @pytest.mark.parametrize("env_id", ["SafeShield/PointTraps-v0", "SafeShield/CarTraps-v0"])
 def test_csc_trap_ids(env_id):
     env = gym.make(env_id)
@@ -31,7 +50,7 @@ def test_csc_trap_ids(env_id):
 
 
 def test_layout_respects_keepouts_and_is_seeded():
-    env = NavigationEnv("point", "hazard", 4, 0.30)
+    env = NavigationEnv("point", "hazard", 4, 0.30, geometry_info=True)
     _, a = env.reset(seed=11)
     _, b = env.reset(seed=11)
     _, c = env.reset(seed=12)
@@ -44,7 +63,7 @@ def test_layout_respects_keepouts_and_is_seeded():
 
 
 def test_point_forward_action_drives_along_heading():
-    env = NavigationEnv("point", "hazard", 4, 0.15)
+    env = NavigationEnv("point", "hazard", 4, 0.15, geometry_info=True)
     heading = 0.7
     _, info0 = env.reset(seed=0, options={"robot_pos": [0, 0], "robot_heading": heading, **FAR})
     for _ in range(50):
@@ -57,7 +76,7 @@ def test_point_forward_action_drives_along_heading():
 
 def test_point_velocity_approaches_force_over_damping():
     # slide damping 0.25 N s/m, forward force 0.3 N → terminal speed 1.2 m/s; time constant m/b = 2 s
-    env = NavigationEnv("point", "hazard", 4, 0.15)
+    env = NavigationEnv("point", "hazard", 4, 0.15, geometry_info=True)
     env.reset(seed=0, options={"robot_pos": [-1.0, 0], "robot_heading": 0.0, **FAR})
     for k in range(50):  # 1 s
         _, _, _, _, info = env.step(np.array([1.0, 0.0]))
@@ -66,7 +85,7 @@ def test_point_velocity_approaches_force_over_damping():
 
 
 def test_point_turn_action_sets_yaw_rate():
-    env = NavigationEnv("point", "hazard", 4, 0.15)
+    env = NavigationEnv("point", "hazard", 4, 0.15, geometry_info=True)
     env.reset(seed=0, options={"robot_pos": [0, 0], "robot_heading": 0.0, **FAR})
     for _ in range(50):
         env.step(np.array([0.0, 0.5]))
@@ -76,7 +95,7 @@ def test_point_turn_action_sets_yaw_rate():
 
 
 def test_car_equal_wheel_torques_drive_straight_and_opposite_torques_spin():
-    env = NavigationEnv("car", "hazard", 4, 0.15)
+    env = NavigationEnv("car", "hazard", 4, 0.15, geometry_info=True)
     env.reset(seed=0, options={"robot_pos": [-1.0, 0], "robot_heading": 0.0, **FAR})
     for _ in range(100):
         _, _, _, _, info = env.step(np.array([1.0, 1.0]))
@@ -90,7 +109,7 @@ def test_car_equal_wheel_torques_drive_straight_and_opposite_torques_spin():
 
 
 def test_obstacle_distance_rate_matches_finite_difference():
-    env = NavigationEnv("point", "hazard", 4, 0.15)
+    env = NavigationEnv("point", "hazard", 4, 0.15, geometry_info=True)
     _, info = env.reset(seed=3)
     for _ in range(40):
         _, _, _, _, prev = env.step(np.array([1.0, 0.2]))
@@ -101,7 +120,7 @@ def test_obstacle_distance_rate_matches_finite_difference():
 
 
 def test_hazard_cost_is_depth_inside_and_zero_outside():
-    env = NavigationEnv("point", "hazard", 4, 0.30)
+    env = NavigationEnv("point", "hazard", 4, 0.30, geometry_info=True)
     obstacles = [[0.0, 0.0], [1.4, 1.4], [-1.4, 1.4], [-1.4, -1.4]]
     _, info = env.reset(seed=0, options={"robot_pos": [0.1, 0.0], "robot_heading": 0.0, "obstacle_pos": obstacles, "goal_pos": [1, -1]})
     assert info["unsafe"] and info["obstacle_d"][0] == pytest.approx(0.1)
@@ -115,7 +134,7 @@ def test_hazard_cost_is_depth_inside_and_zero_outside():
 
 
 def test_pillar_blocks_the_robot_and_contact_costs_one():
-    env = NavigationEnv("point", "pillar", 4, 0.25)
+    env = NavigationEnv("point", "pillar", 4, 0.25, geometry_info=True)
     obstacles = [[0.6, 0.0], [1.4, 1.4], [-1.4, 1.4], [-1.4, -1.4]]
     env.reset(seed=0, options={"robot_pos": [0.0, 0.0], "robot_heading": 0.0, "obstacle_pos": obstacles, "goal_pos": [-1, -1]})
     costs, xs = [], []
@@ -128,7 +147,7 @@ def test_pillar_blocks_the_robot_and_contact_costs_one():
 
 
 def test_traps_fail_after_25_steps_inside():
-    env = gym.make("SafeShield/PointTraps-v0").unwrapped
+    env = gym.make("SafeShield/PointTraps-v0", geometry_info=True).unwrapped
     obstacles = [[0.0, 0.0], [1.4, 1.4], [-1.4, 1.4], [-1.4, -1.4]]
     env.reset(seed=0, options={"robot_pos": [0.0, 0.0], "obstacle_pos": obstacles, "goal_pos": [1, -1]})
     for k in range(1, 26):
@@ -138,7 +157,7 @@ def test_traps_fail_after_25_steps_inside():
 
 
 def test_goal_reached_pays_bonus_and_moves_goal():
-    env = NavigationEnv("point", "hazard", 4, 0.15)
+    env = NavigationEnv("point", "hazard", 4, 0.15, geometry_info=True)
     env.reset(seed=0, options={"robot_pos": [0.0, 0.0], "robot_heading": 0.0, "goal_pos": [0.35, 0.0], "obstacle_pos": FAR["obstacle_pos"]})
     total, met = 0.0, False
     for _ in range(100):
@@ -160,7 +179,7 @@ def test_pseudo_lidar_bins_and_falloff():
 
 def test_seeded_rollouts_are_identical():
     def run(seed):
-        env = gym.make("SafeShield/CarGoal-Pillar0.25-v0")
+        env = gym.make("SafeShield/CarGoal-Pillar0.25-v0", geometry_info=True)
         obs, _ = env.reset(seed=seed)
         env.action_space.seed(seed)
         out = [obs]
@@ -173,7 +192,7 @@ def test_seeded_rollouts_are_identical():
 
 @pytest.mark.parametrize("robot", ["point", "car"])
 def test_goal_lidar_sees_the_goal_in_the_robot_frame(robot):
-    env = NavigationEnv(robot, "hazard", 4, 0.15)
+    env = NavigationEnv(robot, "hazard", 4, 0.15, geometry_info=True)
     # robot faces +y; the goal 1 m to its left (world −x) must light the bins around bearing +90°
     obs, _ = env.reset(seed=0, options={"robot_pos": [0.0, 0.0], "robot_heading": math.pi / 2, "goal_pos": [-1.0, 0.0], **{"obstacle_pos": FAR["obstacle_pos"]}})
     goal_lidar = obs[12 : 12 + LIDAR_BINS]
@@ -184,7 +203,7 @@ def test_goal_lidar_sees_the_goal_in_the_robot_frame(robot):
 @pytest.mark.parametrize("robot", ["point", "car"])
 def test_observation_lidars_equal_the_reference_pseudo_lidar_along_a_rollout(robot, rng):
     """The env's fused one-pass sensing must give what `pseudo_lidar` gives on the robot-frame positions."""
-    env = NavigationEnv(robot, "hazard", 4, 0.30)
+    env = NavigationEnv(robot, "hazard", 4, 0.30, geometry_info=True)
     obs, info = env.reset(seed=5)
     for _ in range(60):
         obs, _, _, _, info = env.step(rng.uniform(-1, 1, 2))
@@ -198,7 +217,7 @@ def test_observation_lidars_equal_the_reference_pseudo_lidar_along_a_rollout(rob
 
 def test_info_arrays_belong_to_the_caller():
     """Writing into a step's info arrays (they are views of one per-step copy) changes nothing in the env."""
-    env = NavigationEnv("point", "hazard", 4, 0.30)
+    env = NavigationEnv("point", "hazard", 4, 0.30, geometry_info=True)
     _, info = env.reset(seed=2)
     obstacles, goal = env.obstacle_pos.copy(), env.goal_pos.copy()
     _, _, _, _, info = env.step(np.zeros(2))

@@ -28,6 +28,7 @@ def test_vector_env_matches_independent_single_envs():
 @pytest.mark.parametrize("env_id, copies, steps, max_steps, keys", [
     ("SafeShield/CartPoleSwing-v0", 3, 300, None, ("cost", "unsafe")),                 # terminations
     ("SafeShield/PointTraps-v0", 3, 120, 50, ("cost", "unsafe", "obstacle_d", "health", "failure")),  # truncations
+    ("SafeShield/PointGoal-Hazard0.15-v0", 2, 60, 30, ("cost", "obstacle_d", "goal_met")),  # a key not in every info
     ("SafeShield/A1Run-v0", 2, 40, None, ("cost", "unsafe", "forward_speed")),  # a key absent from reset infos
     # cost and unsafe only: the copies' step_core path (no info dict built)
     ("SafeShield/PointGoal-Hazard0.30-v0", 3, 120, 50, ("cost", "unsafe")),
@@ -40,6 +41,8 @@ def test_lean_vector_env_steps_exactly_as_gymnasiums_sync_vector_env(env_id, cop
     """Same observations, rewards, terminated/truncated and info arrays (with their masks), step by step,
     through next-step autoresets and time limits; seeds seed + i as Gymnasium's."""
     kw = {} if max_steps is None else {"max_episode_steps": max_steps}
+    if "obstacle_d" in keys:
+        kw["geometry_info"] = True  # the navigation envs' ground truth, off by default
     lean = make_vector(env_id, copies, info_keys=keys, **kw)
     sync = gym.make_vec(env_id, num_envs=copies, vectorization_mode="sync", **kw)
     assert isinstance(lean, LeanVectorEnv) and lean.metadata["autoreset_mode"] == sync.metadata["autoreset_mode"]
