@@ -288,13 +288,15 @@ class NavigationEnv(gym.Env):
 
     def _sample_layout(self):
         L, rng = self.layout, self.np_random
-        placed: list[tuple[np.ndarray, float]] = []
+        placed: list[tuple[float, float, float]] = []  # x, y, keep-out of what is placed (plain floats: a reset
+        # draws ~15 candidates against up to 6 objects, and numpy's per-call cost was most of a reset)
 
         def draw(keepout):
             for _ in range(10_000):
                 xy = rng.uniform(-L.extent, L.extent, 2)
-                if all(np.linalg.norm(xy - p) >= keepout + k for p, k in placed):
-                    placed.append((xy, keepout))
+                x, y = xy.tolist()
+                if all(math.hypot(x - px, y - py) >= keepout + k for px, py, k in placed):
+                    placed.append((x, y, keepout))
                     return xy
             raise RuntimeError("could not place every object; enlarge NavLayout.extent")
 
@@ -391,10 +393,12 @@ class NavigationEnv(gym.Env):
 
     def _sample_goal(self):
         L, rng = self.layout, self.np_random
-        others = [(self.robot_pos, L.robot_keepout)] + [(p, self.obstacle_radius + L.obstacle_keepout) for p in self.obstacle_pos]
+        others = [(*self.robot_pos.tolist(), L.robot_keepout)]
+        others += [(px, py, self.obstacle_radius + L.obstacle_keepout) for px, py in self.obstacle_pos.tolist()]
         for _ in range(10_000):
             xy = rng.uniform(-L.extent, L.extent, 2)
-            if all(np.linalg.norm(xy - p) >= L.goal_keepout + k for p, k in others):
+            x, y = xy.tolist()
+            if all(math.hypot(x - px, y - py) >= L.goal_keepout + k for px, py, k in others):
                 return xy
         raise RuntimeError("could not place a new goal")
 
