@@ -79,15 +79,16 @@ def env_rate(env, seconds):
 
 
 def mean_episode_length(env, actions, steps: int = 2000) -> int:
-    """Steps per episode of `env` under `actions` (on a throw-away run), capped at 200."""
+    """Steps per episode of `env` under `actions` (on a throw-away run of `steps`; `steps` if none ends): how often
+    raw restarts from an episode's start state, so both spend their time in the same regime."""
     env.reset(seed=0)
-    episodes = 1
+    ends = 0
     for t in range(steps):
         _, _, term, trunc, _ = env.step(actions[t % len(actions)])
         if term or trunc:
             env.reset()
-            episodes += 1
-    return max(1, min(200, steps // episodes))
+            ends += 1
+    return max(1, steps // max(1, ends))
 
 
 def raw_mujoco_stepper(env, actions, copies=1):
