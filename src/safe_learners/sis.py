@@ -21,6 +21,9 @@ Choices where the digest lists ambiguities (sec. 8):
     projected to x in [-10, softplus^-1(lam_max)], instead of App. B.1's Q_phi * grad lambda, whose factor
     sigmoid(x) left lambda(s) ~ 0 at the states before every hazard entry (FACSIS._lambda_step_logit;
     cfg.lam_step="paper" keeps B.1).
+  * optional soft projection of that logit onto the same box (cfg.lam_box_weight > 0; default 0 = off): a network
+    x(s) leaves the box by generalisation (x from -46 to +201 measured at 100k steps), so lambda reacts late where
+    the policy starts to violate; the penalty is zero inside the box (same fixed points there).  Our departure.
   * eta_D = 0, lam_max = 100 [code]; "<" implemented as <= -eps when COUNTING violations.
   * learning rates: cfg.preset="paper" is Table 4; preset "cpu" (default) scales the slow multiplier and SIS
     rates up because the paper's 5e-6 lambda rate over its 2e6 iterations cannot move lambda off
