@@ -86,6 +86,8 @@ def main():
     ap.add_argument("--hidden", type=int, default=256, help="FAC hidden width (Table 4: 256); PPO-L keeps 2x64")
     ap.add_argument("--sis-start", type=int, default=None, help="env step at which ζ starts moving (default steps/5)")
     ap.add_argument("--checkpoint-every", type=int, default=10_000)
+    ap.add_argument("--fac-overrides", type=json.loads, default=None,
+                    help="JSON of SISConfig fields replacing/extending sis_experiment.SAFETY_GYM_FAC (FAC methods)")
     ap.add_argument("--summary-only", action="store_true")
     ap.add_argument("--worker", help=argparse.SUPPRESS)      # internal: JSON spec of one run
     a = ap.parse_args()
@@ -94,7 +96,8 @@ def main():
         w = json.loads(a.worker)
         st = run_one(w["env"], w["method"], w["seed"], w["run_dir"], steps=w["steps"],
                      eval_episodes=w["eval_episodes"], deadline=w["deadline"], hidden=w["hidden"],
-                     sis_start=w["sis_start"], checkpoint_every=w["checkpoint_every"])
+                     sis_start=w["sis_start"], checkpoint_every=w["checkpoint_every"],
+                     fac_overrides=w.get("fac_overrides"))
         print(f"[worker] {w['run_dir']}: {st}", flush=True)
         return
     if a.jobs < 1 or a.steps < 1 or a.eval_episodes < 1:
@@ -124,7 +127,7 @@ def main():
             os.makedirs(rd, exist_ok=True)
             spec = dict(env=e, method=m, seed=s, run_dir=rd, steps=a.steps, eval_episodes=a.eval_episodes,
                         deadline=deadline, hidden=a.hidden, sis_start=a.sis_start,
-                        checkpoint_every=a.checkpoint_every)
+                        checkpoint_every=a.checkpoint_every, fac_overrides=a.fac_overrides)
             log = open(os.path.join(rd, "worker.log"), "a")
             running[subprocess.Popen([sys.executable, os.path.abspath(__file__), "--out", a.out, "--worker",
                                       json.dumps(spec)], stdout=log, stderr=subprocess.STDOUT, env=env)] = (rd, log)

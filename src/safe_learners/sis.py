@@ -21,6 +21,9 @@ Choices where the digest lists ambiguities (sec. 8):
     projected to x in [-10, softplus^-1(lam_max)], instead of App. B.1's Q_phi * grad lambda, whose factor
     sigmoid(x) left lambda(s) ~ 0 at the states before every hazard entry (FACSIS._lambda_step_logit;
     cfg.lam_step="paper" keeps B.1).
+  * optional soft projection of that logit onto the same box (cfg.lam_box_weight > 0; default 0 = off): a network
+    x(s) leaves the box by generalisation (x from -46 to +201 measured at 100k steps), so lambda reacts late where
+    the policy starts to violate; the penalty is zero inside the box (same fixed points there).  Our departure.
   * eta_D = 0, lam_max = 100 [code]; "<" implemented as <= -eps when COUNTING violations.
   * learning rates: cfg.preset="paper" is Table 4; preset "cpu" (default) scales the slow multiplier and SIS
     rates up because the paper's 5e-6 lambda rate over its 2e6 iterations cannot move lambda off
@@ -77,6 +80,8 @@ class SISConfig:
     eta_d: float = 0.0
     qphi_target_floor: float = -0.001  # [code]: Q_phi target clip(Delta_phi, -0.001, inf)
     lam_signal_floor: float = -0.001   # the multiplier's ascent signal is clip(Q_phi, this, inf) ([code]'s floor)
+    lam_box_weight: float = 0.0        # > 0: soft projection of the logit x(s) onto [lam_bias_init,
+    #                                    softplus^-1(lam_max)] (see _lambda_step_logit); 0 = mask only
     grad_clip: float = 10.0
     grad_clip_lambda: float = 3.0
     grad_clip_zeta: float = 1.0        # Prop. 9 clipped step
@@ -430,13 +435,23 @@ class FACSIS:
         sigmoid(x), which vanishes once lambda(s) has been pushed to ~0: measured on PointGoal-Hazard0.30
         (scripts/sis_unsafe_diag.py) lambda(s) < 1e-7 at every decision before each hazard entry while
         Q_phi(s, pi(s)) > 0 and a safe action existed.  x is projected onto [lam_bias_init,
-        softplus^-1(lam_max)] per state (no push below the initial logit, none above lambda_max, Thm 7)."""
+        softplus^-1(lam_max)] per state (no push below the initial logit, none above lambda_max, Thm 7).
+
+        With a NETWORK x(s) the per-state mask does not keep x in the box: other states' steps carry it out by
+        generalisation (measured on PointGoal-Hazard0.30 at 100k steps, runs/sis_l1: x over the buffer from -46 to
+        +201), and a state whose x sits at -40 needs ~30 logit units of ascent before lambda(s) reacts when the
+        policy starts to violate there.  cfg.lam_box_weight = w > 0 adds w * mean((x - clip(x, lo, hi))^2), a soft
+        projection onto the same box (zero inside it, so the fixed points inside are unchanged); our departure,
+        stated in RESULTS.md "SIS", fourth stop."""
         c = self.cfg
         x = self.lam.logit(obs)
         x_hi = math.log(math.expm1(c.lam_max))                                # softplus^-1(lam_max)
         with torch.no_grad():
             free = ~(((x <= c.lam_bias_init) & (qphi_b < 0)) | ((x >= x_hi) & (qphi_b > 0)))
-        self._step_lambda(-(x * qphi_b * free).mean())
+        loss = -(x * qphi_b * free).mean()
+        if c.lam_box_weight > 0:
+            loss = loss + c.lam_box_weight * ((x - x.detach().clamp(c.lam_bias_init, x_hi)) ** 2).mean()
+        self._step_lambda(loss)
         return {"lam_mean": float(F.softplus(x.detach()).clamp(0.0, c.lam_max).mean()),
                 "lam_free": float(free.float().mean())}
 

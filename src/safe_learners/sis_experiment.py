@@ -100,7 +100,7 @@ def _append_eval_row(path, rows, row):
     return rows
 
 
-def _make_learner(method, env_name, seed, run_dir, steps, hidden, sis_start, checkpoint_every):
+def _make_learner(method, env_name, seed, run_dir, steps, hidden, sis_start, checkpoint_every, fac=None):
     ck = os.path.join(run_dir, "checkpoint.pt")
     if method == "ppo_lag":
         from safe_learners.ppo_lagrangian import PPOLagConfig, PPOLagrangian
@@ -114,7 +114,7 @@ def _make_learner(method, env_name, seed, run_dir, steps, hidden, sis_start, che
     cfg = SISConfig(env="safety_gym", env_kwargs=dict(env_id=env_id(env_name)), seed=seed, total_steps=steps,
                     hidden=hidden, sis_start=sis_start, learn_zeta=method == "sis",
                     zeta_init=TABLE2[FAC_METHODS[method]], run_dir=run_dir, checkpoint_every=checkpoint_every,
-                    eval_episodes=0, **SAFETY_GYM_FAC)
+                    eval_episodes=0, **(SAFETY_GYM_FAC if fac is None else fac))
     return FACSIS(cfg)
 
 
@@ -135,8 +135,10 @@ def _index_set(ag, method):
 
 
 def run_one(env_name, method, seed, run_dir, *, steps, eval_episodes=50, deadline=None, hidden=256,
-            sis_start=None, checkpoint_every=10_000, log=print):
-    """Advance one run as far as `deadline` allows.  Returns "done", "paused", "busy" (another process holds it)."""
+            sis_start=None, checkpoint_every=10_000, fac_overrides=None, log=print):
+    """Advance one run as far as `deadline` allows.  Returns "done", "paused", "busy" (another process holds it).
+    `fac_overrides`: SISConfig fields that replace / extend SAFETY_GYM_FAC for the FAC methods (recorded in
+    spec.json as the run's "fac", so a resume with other overrides is refused)."""
     import torch
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
@@ -151,16 +153,17 @@ def run_one(env_name, method, seed, run_dir, *, steps, eval_episodes=50, deadlin
             return "done"
         torch.set_num_threads(1)
         sis_start = steps // 5 if sis_start is None else sis_start
+        fac = dict(SAFETY_GYM_FAC, **(fac_overrides or {}))
         spec = dict(env=short_env(env_name), env_id=env_id(env_name), method=method, seed=seed, steps=steps,
                     eval_episodes=eval_episodes, hidden=hidden, sis_start=sis_start,
-                    **({} if method == "ppo_lag" else dict(fac=SAFETY_GYM_FAC)))
+                    **({} if method == "ppo_lag" else dict(fac=fac)))
         spec = json.loads(json.dumps(spec))          # as stored (tuples -> lists), so a resume compares equal
         old = read_json(os.path.join(run_dir, "spec.json"))
         if old is not None and old != spec:
             raise ValueError(f"{run_dir} was started with {old}, not {spec}: use another --out or the same options")
         write_json_atomic(os.path.join(run_dir, "spec.json"), spec)
         ck = os.path.join(run_dir, "checkpoint.pt")
-        ag = _make_learner(method, env_name, seed, run_dir, steps, hidden, sis_start, checkpoint_every)
+        ag = _make_learner(method, env_name, seed, run_dir, steps, hidden, sis_start, checkpoint_every, fac)
         train_path = os.path.join(run_dir, "train.json")
         if not os.path.exists(train_path):
             ag.learn(total_steps=steps, log=lambda s: None, deadline=deadline)

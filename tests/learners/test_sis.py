@@ -285,3 +285,24 @@ def test_multiplier_logit_step_revives_a_dead_multiplier_within_its_bounds(tmp_p
     assert (run("logit", -30.0, 0.01) + 30.0).mean() > 0.1                 # the logit step revives it
     assert torch.equal(run("logit", -10.0, -0.01), torch.full((64,), -10.0))   # no push below the initial logit
     assert torch.equal(run("logit", 150.0, 0.01), torch.full((64,), 150.0))    # lambda = lam_max: no push above
+
+
+def test_multiplier_soft_box_pulls_an_escaped_logit_back_and_leaves_the_box_alone(tmp_path):
+    """lam_box_weight > 0: a logit x(s) carried below the box [lam_bias_init, softplus^-1(lam_max)] (by other
+    states' steps) is pulled back toward the box even where Q_phi < 0 (the mask alone leaves it there); inside
+    the box the penalty is zero, so the step is the plain logit step."""
+    from safe_learners.sis import FACSIS
+    def run(w, bias, q, steps=20):
+        ag = FACSIS(_quick_cfg(tmp_path, lam_step="logit", lam_box_weight=w))
+        obs = torch.randn(64, ag.obs_dim, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            ag.lam.net[-1].weight.zero_()
+            ag.lam.net[-1].bias.fill_(bias)
+        torch.manual_seed(1)
+        for _ in range(steps):
+            ag._lambda_step_logit(obs, torch.full((64,), q))
+        return ag.lam.logit(obs).detach()
+
+    assert torch.equal(run(0.0, -40.0, -0.01), torch.full((64,), -40.0))    # mask only: stays escaped
+    assert (run(1e-3, -40.0, -0.01) + 40.0).mean() > 0.1                    # soft box: pulled up toward -10
+    assert torch.allclose(run(1e-3, 0.0, 0.01), run(0.0, 0.0, 0.01))        # inside the box: the same step

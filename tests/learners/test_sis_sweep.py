@@ -46,6 +46,18 @@ def test_run_pauses_at_deadline_then_resumes_and_finishes(tmp_path):
     assert run_one("Hazard0.30", "phi0", 0, other, deadline=time.time() - 1, **kw) == "paused"
     with pytest.raises(ValueError, match="started with"):
         run_one("Hazard0.30", "phi0", 0, other, deadline=time.time() - 1, **dict(kw, steps=999))
+    with pytest.raises(ValueError, match="started with"):       # FAC overrides are part of the run's identity
+        run_one("Hazard0.30", "phi0", 0, other, deadline=time.time() - 1, fac_overrides={"lam_max": 10.0}, **kw)
+
+
+def test_fac_overrides_reach_the_learner_and_the_spec(tmp_path):
+    import torch
+    rd = str(tmp_path / "ov")
+    kw = dict(steps=1000, eval_episodes=1, hidden=32, checkpoint_every=500, log=lambda s: None)
+    assert run_one("Hazard0.30", "sis", 0, rd, deadline=time.time() - 1, fac_overrides={"lam_max": 7.0}, **kw) == "paused"
+    spec = read_json(os.path.join(rd, "spec.json"))
+    assert spec["fac"]["lam_max"] == 7.0 and spec["fac"]["action_repeat"] == 4     # the rest of SAFETY_GYM_FAC kept
+    assert torch.load(os.path.join(rd, "checkpoint.pt"), weights_only=False)["cfg"]["lam_max"] == 7.0
 
 
 def test_sweep_script_runs_processes_skips_finished_and_writes_table(tmp_path):
