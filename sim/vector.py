@@ -61,7 +61,8 @@ class LeanVectorEnv(gym.vector.VectorEnv):
         # Copies that offer `step_core` (obs, reward, terminated, cost, unsafe) skip building an info dict whose
         # other keys would be thrown away: only when cost and unsafe are all that is asked for.
         self._core = set(self.info_keys) <= {"cost", "unsafe"} and all(hasattr(e, "step_core") for e in self.envs)
-        # ... and copies of one task that can be stepped together (sim.safety_gym.NavigationCopies) are
+        # ... and where the task's class offers a `copies_stepper` (navigation, cart-pole), all copies are stepped
+        # together by it
         stepper = getattr(type(self.envs[0]), "copies_stepper", None) if self._core else None
         self._copies = stepper(self.envs) if stepper is not None else None
         self._rows = list(range(n))
