@@ -283,7 +283,7 @@ class NavigationEnv(gym.Env):
         self._last_goal_dist = self._goal_dist()
         x, y, _ = self._xpos.tolist()
         obs, inside = self._sense(x, y)
-        unsafe = self._obstacle_contact() if self.obstacle == "pillar" else inside > 0
+        unsafe = self._obstacle_contact() if self._pillars else inside > 0
         return obs, self._info(0.0, False, False, unsafe)
 
     def _sample_layout(self):
