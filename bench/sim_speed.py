@@ -6,7 +6,8 @@ very same model in the same run, and batched torch env-steps/s.
 "raw" = the bare physics a step is made of, on the very same model and client: MuJoCo: ctrl written, then one
 mujoco.mj_step(model, data, frame_skip) call; PyBullet: the same setJointMotorControlArray, then frame_skip ×
 stepSimulation; analytic tasks: the bare numpy update. No observation, cost or info. ratio = ours / raw
-(target ≥ 0.8). "vector" = sim.vector.make_vector (LeanVectorEnv) against N raw copies stepped in one loop;
+(target ≥ 0.8). "vector" = sim.vector.make_vector (LeanVectorEnv) against N raw worlds stepped in one loop, world
+k replaying copy k's actions;
 for the MuJoCo tasks Gymnasium's own SyncVectorEnv of the same id is timed alongside, for reference.
 """
 from __future__ import annotations
@@ -91,14 +92,18 @@ def mean_episode_length(env, actions, steps: int = 2000) -> int:
     return max(1, steps // max(1, ends))
 
 
-def raw_mujoco_stepper(env, actions, copies=1):
-    """`copies` worlds (MjModel + MjData) of the env's model, each: the ctrl our env would write for `actions` (clipped and
-    scaled, e.g. the Point's turn rate), then frame_skip physics steps in one C call. The state is reset as
-    often as our env's episodes end under the same actions, so both simulate the same regime (a cart-pole
-    left running would spend its time against the rail stops, where the solver does extra work)."""
+def raw_mujoco_stepper(env, actions):
+    """One world (MjModel + MjData) of the env's model per entry of `actions` (one action sequence per world, as a
+    vector env's copy k replays column k; a single array: one world, the env's own model), each: the ctrl our
+    env would write (clipped and scaled, e.g. the Point's turn rate), then frame_skip physics steps in one C
+    call. Each world is reset as often as our env's episodes end under its actions, so both simulate the same
+    regime (a cart-pole left running would spend its time against the rail stops, where the solver does extra
+    work)."""
     import mujoco
 
-    reset_every = mean_episode_length(env, actions)
+    sequences = [actions] if isinstance(actions, np.ndarray) else list(actions)
+    copies = len(sequences)
+    reset_every = [mean_episode_length(env, a) for a in sequences]
 
     u = env.unwrapped
     sim = u.sim
@@ -111,17 +116,19 @@ def raw_mujoco_stepper(env, actions, copies=1):
     for m, d in worlds:
         d.qpos[:] = qpos0
         mujoco.mj_forward(m, d)
-    ctrl = np.clip(actions.astype(np.float64), -1, 1) * getattr(u, "_ctrl_scale", 1.0)
+    ctrls = [np.clip(a.astype(np.float64), -1, 1) * getattr(u, "_ctrl_scale", 1.0) for a in sequences]
+    runs = list(zip(worlds, ctrls, reset_every))
     frame_skip, mj_step = sim.frame_skip, mujoco.mj_step
     i = [0]
 
     def step():
-        for m, d in worlds:
-            d.ctrl[:] = ctrl[i[0] % 1000]
+        t = i[0] % 1000
+        for (m, d), ctrl, _ in runs:
+            d.ctrl[:] = ctrl[t]
             mj_step(m, d, frame_skip)
         i[0] += 1
-        if i[0] % reset_every == 0:
-            for m, d in worlds:
+        for (m, d), _, every in runs:
+            if i[0] % every == 0:
                 mujoco.mj_resetData(m, d)
                 d.qpos[:] = qpos0
                 mujoco.mj_forward(m, d)  # as our reset does
@@ -174,12 +181,18 @@ def raw_bullet_stepper(env, actions, reset_every=None):
     return step
 
 
-def vector_stepper(env_id, copies, amplitude=1.0, mode="lean"):
+def vector_actions(env, copies, amplitude=1.0) -> np.ndarray:
+    """1000 seeded batches of uniform actions in ±amplitude, shape (1000, copies, action dim): copy k of the vector
+    env replays column k, and world k of raw ×copies the same column."""
+    shape = (1000, copies) + env.action_space.shape
+    return amplitude * np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
+
+
+def vector_stepper(env_id, actions, mode="lean"):
     from sim.vector import make_vector
 
-    venv = make_vector(env_id, copies, vectorization_mode=mode)
+    venv = make_vector(env_id, actions.shape[1], vectorization_mode=mode)
     venv.reset(seed=0)
-    actions = amplitude * np.random.default_rng(0).uniform(-1, 1, (1000,) + venv.action_space.shape).astype(np.float32)
     i = [0]
 
     def step():
@@ -224,10 +237,11 @@ def main() -> int:
         if not wanted(env_id):
             continue
         env = gym.make(env_id)
-        actions = bench_actions(env)
+        actions, batches = bench_actions(env), vector_actions(env, n)
+        columns = [batches[:, k] for k in range(n)]
         r = interleaved({"ours": env_stepper(env, actions), "raw": raw_mujoco_stepper(env, actions),
-                         "vec": vector_stepper(env_id, n), "raw_vec": raw_mujoco_stepper(env, actions, n),
-                         "sync": vector_stepper(env_id, n, mode="sync")}, args.seconds)
+                         "vec": vector_stepper(env_id, batches), "raw_vec": raw_mujoco_stepper(env, columns),
+                         "sync": vector_stepper(env_id, batches, mode="sync")}, args.seconds)
         rows.append((env_id, 1.0, r["ours"], r["raw"], r["vec"] * n, r["raw_vec"] * n, r["sync"] * n))
     # PyBullet tasks: ours vs the same command + frame_skip × stepSimulation on a second client; vectorised vs
     # N such raw clients stepped in series. A1Run gets ±0.2 actions: with ±1 noise it falls within a few steps
@@ -237,11 +251,11 @@ def main() -> int:
             continue
         env, twin = gym.make(env_id), gym.make(env_id)
         twins = [gym.make(env_id) for _ in range(n)]  # raw ×n: n worlds, as the vector env steps n worlds
-        actions = bench_actions(env, amplitude)
+        actions, batches = bench_actions(env, amplitude), vector_actions(env, n, amplitude)
         every = mean_episode_length(twin, actions)
-        raw_steps = [raw_bullet_stepper(t, actions, every) for t in twins]
+        raw_steps = [raw_bullet_stepper(t, batches[:, k]) for k, t in enumerate(twins)]  # world k: column k
         r = interleaved({"ours": env_stepper(env, actions), "raw": raw_bullet_stepper(twin, actions, every),
-                         "vec": vector_stepper(env_id, n, amplitude), "raw_vec": lambda: [f() for f in raw_steps]},
+                         "vec": vector_stepper(env_id, batches), "raw_vec": lambda: [f() for f in raw_steps]},
                         args.seconds)
         rows.append((env_id, amplitude, r["ours"], r["raw"], r["vec"] * n, r["raw_vec"] * n, None))
         for e in [env, twin, *twins]:
@@ -251,7 +265,7 @@ def main() -> int:
         env = gym.make("SafeShield/PendulumUpright-v0")
         state, act = np.array([0.3, -0.9]), np.array([0.1])
         r = interleaved({"ours": env_stepper(env), "raw": lambda: pendulum_step(state, act),
-                         "vec": vector_stepper("SafeShield/PendulumUpright-v0", n)}, args.seconds)
+                         "vec": vector_stepper("SafeShield/PendulumUpright-v0", vector_actions(env, n))}, args.seconds)
         rows.append(("SafeShield/PendulumUpright-v0", 1.0, r["ours"], r["raw"], r["vec"] * n, None, None))
         rows.append(("SafeShield/DrunkSpider-v0", 1.0, env_rate(gym.make("SafeShield/DrunkSpider-v0"), args.seconds), None, None, None,
                      None))

@@ -12,7 +12,7 @@ import math
 
 from numba import njit
 
-from sim.numba_views import float64_view
+from sim.numba_views import float32_view, float64_view
 
 
 def table_size(n: int) -> int:
@@ -66,17 +66,42 @@ def sense(imu, xmat, qvel, x, y, radius, obs, table):
     return inside
 
 
-@njit(cache=True, nogil=True)
-def sense_copies(buffers, rows, sizes, radius, xy, obs_out, inside):
-    """`sense` for several copies of one task in one call: for each row r in `rows`, copy r's buffers are at the
-    addresses buffers[r] = (imu, xmat, qvel, obs, table) with lengths `sizes`; (x, y) = xy[2r], xy[2r + 1]. Writes copy r's
-    own obs buffer and step table exactly as `sense` does, its observation as float32 into obs_out[r] (the same
-    rounding as astype), and its Σ hazard depth into inside[r]."""
+# A copy's buffers for the kernels below, by address (sim.numba_views): the MjData views imu, xmat, qvel and xpos
+# (the robot's), the env's float64 observation buffer and step table, and its float32 observation buffer.
+BUFFERS = ("imu", "xmat", "qvel", "xpos", "obs", "table", "obs32")
+_IMU, _XMAT, _QVEL, _XPOS, _OBS, _TABLE, _OBS32 = range(len(BUFFERS))
+
+
+@njit(inline="always")
+def _sense_buffers(b, lengths):
+    """`sense` on the buffers at addresses b (lengths `lengths`, in BUFFERS order): the robot's (x, y) read from
+    its xpos, the radius from the table. Returns (Σ depth, the float64 observation)."""
+    table = float64_view(b[_TABLE], lengths[_TABLE])
+    n = (lengths[_TABLE] - 6) // 5
+    xpos = float64_view(b[_XPOS], 3)
+    obs = float64_view(b[_OBS], lengths[_OBS])
+    inside = sense(float64_view(b[_IMU], lengths[_IMU]), float64_view(b[_XMAT], lengths[_XMAT]),
+                   float64_view(b[_QVEL], lengths[_QVEL]), xpos[0], xpos[1], table[2 * n], obs, table)
+    return inside, obs
+
+
+@njit("float64(int64[::1], int64[::1])", cache=True, nogil=True)
+def sense_at(buffers, lengths):
+    """One copy's `sense`, its buffers given by address (two small arguments instead of eight: the call's argument
+    handling was most of its cost); also writes the float32 observation (the rounding of astype). Returns Σ depth."""
+    inside, obs = _sense_buffers(buffers, lengths)
+    obs32 = float32_view(buffers[_OBS32], lengths[_OBS32])
+    for k in range(lengths[_OBS]):
+        obs32[k] = obs[k]
+    return inside
+
+
+@njit("void(int64[:, ::1], int64[::1], int64[::1], float32[:, ::1], float64[::1])", cache=True, nogil=True)
+def sense_copies(buffers, lengths, rows, obs_out, inside):
+    """`sense_at` for several copies of one task in one call: for each row r in `rows`, copy r's buffers are at
+    buffers[r]; its float32 observation goes into obs_out[r], its Σ depth into inside[r]."""
     for j in range(rows.shape[0]):
         r = rows[j]
-        b = buffers[r]
-        obs = float64_view(b[3], sizes[3])
-        inside[r] = sense(float64_view(b[0], sizes[0]), float64_view(b[1], sizes[1]), float64_view(b[2], sizes[2]),
-                          xy[2 * r], xy[2 * r + 1], radius, obs, float64_view(b[4], sizes[4]))
-        for k in range(sizes[3]):
+        inside[r], obs = _sense_buffers(buffers[r], lengths)
+        for k in range(lengths[_OBS]):
             obs_out[r, k] = obs[k]

@@ -13,15 +13,22 @@ from numba import carray, njit, types
 from numba.extending import intrinsic
 
 
-@intrinsic
-def _float64_pointer(typingctx, address):
-    """int64 address → float64* (LLVM inttoptr)."""
-    sig = types.CPointer(types.float64)(types.int64)
+def _pointer_intrinsic(dtype):
+    """An intrinsic: int64 address → dtype* (LLVM inttoptr)."""
 
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.float64)))
+    @intrinsic
+    def pointer(typingctx, address):
+        sig = types.CPointer(dtype)(types.int64)
 
-    return sig, codegen
+        def codegen(context, builder, signature, args):
+            return builder.inttoptr(args[0], context.get_value_type(types.CPointer(dtype)))
+
+        return sig, codegen
+
+    return pointer
+
+
+_float64_pointer, _float32_pointer = _pointer_intrinsic(types.float64), _pointer_intrinsic(types.float32)
 
 
 @njit(inline="always")
@@ -30,12 +37,19 @@ def float64_view(address, length):
     return carray(_float64_pointer(address), (length,))
 
 
-def addresses(arrays) -> list[int]:
-    """The data addresses of C-contiguous float64 arrays, checked (a kernel would read garbage otherwise)."""
+@njit(inline="always")
+def float32_view(address, length):
+    """A float32 array of `length` at `address` (inside a kernel only)."""
+    return carray(_float32_pointer(address), (length,))
+
+
+def addresses(arrays, dtypes=None) -> list[int]:
+    """The data addresses of C-contiguous arrays of `dtypes` (default all float64), checked (a kernel would read
+    garbage otherwise)."""
     out = []
-    for a in arrays:
-        if a.dtype != np.float64 or not a.flags.c_contiguous:
-            raise ValueError(f"need a C-contiguous float64 array, got {a.dtype} {a.flags}")
+    for a, dtype in zip(arrays, dtypes or [np.float64] * len(arrays), strict=True):
+        if a.dtype != dtype or not a.flags.c_contiguous:
+            raise ValueError(f"need a C-contiguous {np.dtype(dtype)} array, got {a.dtype} {a.flags}")
         out.append(a.ctypes.data)
     return out
 

@@ -5,8 +5,9 @@ tracked by PyBullet's velocity motors at the URDF effort limits. Physics 1/240 s
 Observation (20): q (7), q̇ (7), end-effector position (3), reach target (3).
 Task: reach a target point sampled in front of the robot; reward −‖ee − target‖.
 Unsafe set, in closed form (`keepout_low/high`, `joint_low/high`):
-  * any checked point of the arm (the frame origins of links 3–7, the hand and the grasp target) inside the
-    keep-out box — a person's workspace beside the robot;
+  * any checked point of the arm (the frame origins of panda_link4 … panda_link7, the hand and the grasp target,
+    by forward kinematics from q: `sim.arm_kinematics`) inside the keep-out box — a person's workspace beside
+    the robot;
   * any joint outside its URDF limits shrunk by `joint_margin`.
 info["cost"] = 1.0 when unsafe. Unsafe is not terminal by default (a shield should keep it from happening);
 terminate_on_unsafe=True makes it a failure.
@@ -14,16 +15,18 @@ terminate_on_unsafe=True makes it a failure.
 from __future__ import annotations
 
 import math
+import os
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from sim.arm_kinematics import ArmKinematics, link_points
 from sim.pybullet_env import BulletSim
 from sim.randomization import DomainRandomization
 
 ARM_JOINTS = list(range(7))
-CHECKED_LINKS = [3, 4, 5, 6, 8, 11]  # link3 … link7, hand, grasp target (frame origins)
+CHECKED_LINKS = [3, 4, 5, 6, 8, 11]  # PyBullet link indices: panda_link4 … panda_link7, hand, grasp target
 EE_LINK = 11
 assert CHECKED_LINKS[-1] == EE_LINK  # _observe reads the end effector from the checked links
 HOME = np.array([0.0, -0.3, 0.0, -2.2, 0.0, 2.0, 0.785])
@@ -53,7 +56,7 @@ class PandaEnv(gym.Env):
         self.max_force = np.array([i[10] for i in info])
         self._force_list = self.max_force.tolist()
         self.max_velocity = np.array([i[11] for i in info])
-        self.keepout_low, self.keepout_high = KEEPOUT_LOW.copy(), KEEPOUT_HIGH.copy()
+        self._box = np.concatenate([KEEPOUT_LOW, KEEPOUT_HIGH])  # keepout_low ‖ keepout_high, read by the kernel
         box = p.createVisualShape(p.GEOM_BOX, halfExtents=((KEEPOUT_HIGH - KEEPOUT_LOW) / 2).tolist(), rgbaColor=[0.9, 0.2, 0.2, 0.35])
         p.createMultiBody(0, -1, box, ((KEEPOUT_HIGH + KEEPOUT_LOW) / 2).tolist())  # drawn only: no collision shape
         self.action_space = spaces.Box(-1.0, 1.0, shape=(7,), dtype=np.float32)
@@ -63,11 +66,38 @@ class PandaEnv(gym.Env):
         self._base_inertia = {l: p.getDynamicsInfo(self.robot, l)[:3:2] for l in self._links}  # (mass, inertia diag)
         self._base_damping = {l: (p.getJointInfo(self.robot, l)[6] if l >= 0 else 0.0) for l in self._links}
         self._initial_state = p.saveState()  # restoring it makes resets bit-reproducible
+        # the checked points by forward kinematics from q (the URDF's joint transforms, compiled): PyBullet's
+        # getLinkStates of the six links cost ~8 µs a step in Python tuples, this ~2 µs
+        import pybullet_data
+
+        urdf = os.path.join(pybullet_data.getDataPath(), "franka_panda/panda.urdf")
+        kinematics = ArmKinematics(urdf, [p.getJointInfo(self.robot, j) for j in range(p.getNumJoints(self.robot))],
+                                   CHECKED_LINKS)
+        self._kinematics = kinematics
+        self._fk = (kinematics._chain, kinematics._links, kinematics._frames)
+        self._q, self._points = np.zeros(7), np.zeros((len(CHECKED_LINKS), 3))
         # the per-step calls, bound once (BulletClient looks every other attribute up through inspect + partial)
-        self._set_motors, self._joint_states, self._link_states = p.setJointMotorControlArray, p.getJointStates, p.getLinkStates
+        self._set_motors, self._joint_states = p.setJointMotorControlArray, p.getJointStates
         self._velocity_control = p.VELOCITY_CONTROL
 
     # closed-form unsafe set ---------------------------------------------------------------------
+    @property
+    def keepout_low(self) -> np.ndarray:
+        """The keep-out box's low corner (m, base frame); a view: edit it in place or assign a new one."""
+        return self._box[:3]
+
+    @keepout_low.setter
+    def keepout_low(self, value):
+        self._box[:3] = value
+
+    @property
+    def keepout_high(self) -> np.ndarray:
+        return self._box[3:]
+
+    @keepout_high.setter
+    def keepout_high(self, value):
+        self._box[3:] = value
+
     def in_keepout(self, points) -> np.ndarray:
         points = np.asarray(points, float)
         return ((points >= self.keepout_low) & (points <= self.keepout_high)).all(-1)
@@ -81,9 +111,10 @@ class PandaEnv(gym.Env):
         states = self.sim.p.getJointStates(self.robot, ARM_JOINTS)
         return np.array([s[0] for s in states]), np.array([s[1] for s in states])
 
-    def checked_points(self) -> np.ndarray:
-        links = self.sim.p.getLinkStates(self.robot, CHECKED_LINKS)
-        return np.array([l[4] for l in links])  # world link-frame origins
+    def checked_points(self, q=None) -> np.ndarray:
+        """World link-frame origins of CHECKED_LINKS (6, 3) at joint angles q (default: the current ones)."""
+        q = self.joint_state()[0] if q is None else np.asarray(q, np.float64)
+        return self._kinematics.points(np.ascontiguousarray(q))[0]
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
@@ -150,21 +181,15 @@ class PandaEnv(gym.Env):
                 "ee_pos": np.array(ee), "q": np.array(q)}
 
     def _observe_core(self):
-        """(obs, unsafe, in_keepout, joint_limit, ee, q) from one getJointStates and one getLinkStates call; the
-        unsafe tests run on plain floats (six points, seven joints: numpy's per-call cost would exceed the
-        arithmetic)."""
+        """(obs, unsafe, in_keepout, joint_limit, ee, q) from one getJointStates call and the forward kinematics
+        of q (which also tests the checked points against the box); the joint-limit test runs on plain floats
+        (seven joints: numpy's per-call cost would exceed the arithmetic)."""
         states = self._joint_states(self.robot, ARM_JOINTS)
-        links = self._link_states(self.robot, CHECKED_LINKS)  # [4]: world link-frame origin
         q = [s[0] for s in states]
-        ee = links[-1][4]
-        values = q + [s[1] for s in states] + list(ee) + self.target.tolist()
-        (lx, ly, lz), (hx, hy, hz) = self.keepout_low.tolist(), self.keepout_high.tolist()  # public: read per step
-        in_box = False
-        for link in links:
-            x, y, z = link[4]
-            if lx <= x <= hx and ly <= y <= hy and lz <= z <= hz:
-                in_box = True
-                break
+        self._q[:] = q
+        in_box = link_points(self._q, *self._fk, self._points, self._box)
+        ee = self._points[-1].tolist()
+        values = q + [s[1] for s in states] + ee + self.target.tolist()
         at_limit = False
         for v, lo, hi in zip(q, self.joint_low.tolist(), self.joint_high.tolist()):
             if not lo <= v <= hi:

@@ -40,7 +40,7 @@ import numpy as np
 from gymnasium import spaces
 
 from sim.mujoco_env import MujocoSim
-from sim.nav_sensing import sense, sense_copies, table_size
+from sim.nav_sensing import BUFFERS, sense_at, sense_copies, table_size
 from sim.numba_views import addresses
 from sim.randomization import DomainRandomization
 
@@ -221,6 +221,12 @@ class NavigationEnv(gym.Env):
         self._objects = self._table[3 * n + 4:].reshape(n + 1, 2)  # row 0 the goal, rows 1.. the obstacles
         self._views = (slice(0, n), slice(n, 2 * n), slice(2 * n, 3 * n), slice(3 * n, 3 * n + 2),
                        slice(3 * n + 2, 3 * n + 4), slice(3 * n + 4, 3 * n + 6), slice(3 * n + 6, None))
+        self._obs32 = np.empty(self._obs_buf.shape, np.float32)
+        # the sensing's buffers by address (sim.nav_sensing.BUFFERS order): all of them live as long as this env
+        buffers = (self._imu, self._xmat, self._qvel2, self._xpos, self._obs_buf, self._table, self._obs32)
+        assert len(buffers) == len(BUFFERS)
+        self._buffer_addresses = np.array(addresses(buffers, [np.float64] * 6 + [np.float32]), np.int64)
+        self._buffer_lengths = np.array([b.shape[0] for b in buffers], np.int64)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
         obs_dim = 12 + 2 * LIDAR_BINS
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float32)
@@ -281,8 +287,7 @@ class NavigationEnv(gym.Env):
         self._place(robot_xy, heading, obstacles, goal)
         self.health = self.max_health
         self._last_goal_dist = self._goal_dist()
-        x, y, _ = self._xpos.tolist()
-        obs, inside = self._sense(x, y)
+        obs, inside = self._sense()
         unsafe = self._obstacle_contact() if self._pillars else inside > 0
         return obs, self._info(0.0, False, False, unsafe)
 
@@ -342,15 +347,15 @@ class NavigationEnv(gym.Env):
         """`step` without its info dict: (obs, reward, terminated, cost, unsafe). Vector envs that report only
         cost and unsafe call this, or `NavigationCopies` (the same three parts, the sensing of all copies in
         one compiled call)."""
-        reward, x, y = self._advance(action)
-        inside = sense(self._imu, self._xmat, self._qvel2, x, y, self.obstacle_radius, self._obs_buf, self._table)
-        obs = self._observation() if self._dr.noise_std else self._obs_buf.astype(np.float32)  # = _sense, inlined
+        reward = self._advance(action)
+        inside = sense_at(self._buffer_addresses, self._buffer_lengths)
+        obs = self._observation() if self._dr.noise_std else self._obs32.copy()  # = _sense, inlined
         cost, failure, unsafe = self._outcome(inside)
         return obs, reward, failure, cost, unsafe
 
-    def _advance(self, action) -> tuple[float, float, float]:
-        """Write the command, step the physics, score the goal (a new goal once it is reached); returns
-        (reward, x, y) for the sensing."""
+    def _advance(self, action) -> float:
+        """Write the command, step the physics, score the goal (a new goal once it is reached); returns the
+        reward. The sensing comes next."""
         a = self._dr.action(np.array(action, np.float64)) if self._dr.latency else action  # a copy: callers reuse buffers
         # ctrl = a · _ctrl_scale; MuJoCo clamps it to each actuator's ctrlrange (±1, turn ±3 = clip(a)·TURN_RATE),
         # so no np.clip here. Written as a copy plus one float product: numpy's multiply costs ~1 µs a step
@@ -371,7 +376,7 @@ class NavigationEnv(gym.Env):
             self._set_goal(self._sample_goal())
             goal_dist = self._goal_dist()
         self._last_goal_dist = goal_dist
-        return reward, x, y
+        return reward
 
     def _outcome(self, inside: float) -> tuple[float, bool, bool]:
         """(cost, failure, unsafe) of the state just sensed; `inside` = Σ penetration depth (r − d)⁺ over hazards."""
@@ -411,16 +416,17 @@ class NavigationEnv(gym.Env):
         return any((g1, g2) in pairs for g1, g2 in self._data.contact.geom[:n].tolist())
 
     # -- observation / info -------------------------------------------------------------------------
-    def _sense(self, x: float, y: float):
+    def _sense(self):
         """Observation and Σ hazard depth; fills the step table (d, ḋ, robot position and velocity). One
         compiled pass (`sim.nav_sensing`, held to `pseudo_lidar` by tests/sim/test_sim_safety_gym.py)."""
-        inside = sense(self._imu, self._xmat, self._qvel2, x, y, self.obstacle_radius, self._obs_buf, self._table)
+        inside = sense_at(self._buffer_addresses, self._buffer_lengths)
         return self._observation(), inside
 
     def _observation(self) -> np.ndarray:
         """The float32 observation of the sensed buffer, with this episode's noise if any."""
-        obs = self._dr.observation(self._obs_buf) if self._dr.noise_std else self._obs_buf
-        return obs.astype(np.float32)
+        if self._dr.noise_std:
+            return self._dr.observation(self._obs_buf).astype(np.float32)
+        return self._obs32.copy()
 
     def _task_info(self, cost: float, failure: bool, goal_met: bool, unsafe: bool) -> dict:
         info = {"cost": float(cost), "unsafe": bool(unsafe), "goal_met": bool(goal_met)}
@@ -464,10 +470,9 @@ class NavigationEnv(gym.Env):
 class NavigationCopies:
     """Steps several copies of one navigation task together, with the results of each copy's `step_core`: each
     copy's command, physics and goal in Python (`_advance`), then the sensing of all of them in one compiled call
-    (`sense_copies`, the same `sense` arithmetic on each copy's own buffers, its float32 observation written
-    straight into the vector env's array), then each copy's cost (`_outcome`). What `LeanVectorEnv` uses for
-    these envs: one sensing call instead of one per copy (~1 µs of argument handling each) and no per-copy
-    observation array."""
+    (`sense_copies`, the same arithmetic on each copy's own buffers, its float32 observation written straight
+    into the vector env's array), then each copy's cost (`_outcome`). What `LeanVectorEnv` uses for these envs:
+    one sensing call instead of one per copy and no per-copy observation array."""
 
     def __init__(self, envs):
         envs = list(envs)
@@ -476,12 +481,9 @@ class NavigationCopies:
                                                                              e0.obstacle_radius) for e in envs):
             raise ValueError("NavigationCopies steps copies of one task (same robot, obstacles and radius)")
         self.envs = envs
-        # the buffers each copy's sensing reads and writes; the envs (and their MjData) outlive this object
-        buffers = [(e._imu, e._xmat, e._qvel2, e._obs_buf, e._table) for e in envs]
-        self._buffers = np.array([addresses(b) for b in buffers], np.int64)
-        self._sizes = np.array([a.shape[0] for a in buffers[0]], np.int64)
-        self._radius = e0.obstacle_radius
-        self._xy, self._xy_list = np.zeros(2 * len(envs)), [0.0] * (2 * len(envs))  # x0, y0, x1, y1, ...
+        # each copy's sensing buffers by address; the envs (and their MjData) outlive this object
+        self._buffers = np.stack([e._buffer_addresses for e in envs])
+        self._lengths = e0._buffer_lengths
         self._inside = np.zeros(len(envs))
 
     def step(self, rows: list[int], actions, obs_out, rewards, terminated, costs, unsafe) -> None:
@@ -489,11 +491,10 @@ class NavigationCopies:
         (lists over all copies)."""
         if not rows:
             return
-        envs, xy = self.envs, self._xy_list
+        envs = self.envs
         for r in rows:
-            rewards[r], xy[2 * r], xy[2 * r + 1] = envs[r]._advance(actions[r])
-        self._xy[:] = xy  # rows not stepped keep stale values, which the kernel does not read
-        sense_copies(self._buffers, np.array(rows, np.int64), self._sizes, self._radius, self._xy, obs_out, self._inside)
+            rewards[r] = envs[r]._advance(actions[r])
+        sense_copies(self._buffers, self._lengths, np.array(rows, np.int64), obs_out, self._inside)
         inside = self._inside.tolist()
         for r in rows:
             env = envs[r]

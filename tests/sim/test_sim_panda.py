@@ -67,3 +67,33 @@ def test_seeded_rollouts_are_identical(env):
         return np.array(out)
 
     np.testing.assert_array_equal(run(), run())
+
+
+def test_checked_points_are_pybullets_link_frames(env):
+    # the env's forward kinematics (URDF joint transforms, compiled) against PyBullet's own link frames, over
+    # random joint angles within the limits; PyBullet composes through the links' inertial frames (~1e-7 m apart)
+    from sim.panda import CHECKED_LINKS
+
+    p, rng = env.sim.p, np.random.default_rng(0)
+    for _ in range(50):
+        q = rng.uniform(env.joint_low, env.joint_high)
+        for j in range(7):
+            p.resetJointState(env.robot, j, q[j])
+        ref = [s[4] for s in p.getLinkStates(env.robot, CHECKED_LINKS, computeForwardKinematics=True)]
+        np.testing.assert_allclose(env.checked_points(q), ref, atol=1e-6)
+
+
+def test_keepout_flag_follows_the_box_as_edited(env):
+    # the step's in-box test (inside the kinematics kernel) reads the public box: move the box onto the hand
+    _, info = env.reset(seed=0)
+    assert not info["in_keepout"]
+    low, high = env.keepout_low.copy(), env.keepout_high.copy()
+    try:
+        env.keepout_low, env.keepout_high = info["ee_pos"] - 0.05, info["ee_pos"] + 0.05
+        _, _, _, _, info = env.step(np.zeros(7))
+        assert info["in_keepout"] and info["unsafe"] and env.in_keepout(info["ee_pos"])
+        env.keepout_high[:] = env.keepout_low - 1.0  # an empty box (edited in place) holds nothing
+        _, _, _, _, info = env.step(np.zeros(7))
+        assert not info["in_keepout"]
+    finally:
+        env.keepout_low, env.keepout_high = low, high
