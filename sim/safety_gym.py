@@ -429,10 +429,11 @@ class NavigationEnv(gym.Env):
         return self._obs32.copy()
 
     def _task_info(self, cost: float, failure: bool, goal_met: bool, unsafe: bool) -> dict:
-        info = {"cost": float(cost), "unsafe": bool(unsafe), "goal_met": bool(goal_met)}
+        # the values are Python floats and bools already (_outcome, _advance): no conversions on the step path
+        info = {"cost": cost, "unsafe": unsafe, "goal_met": goal_met}
         if self.max_health is not None:
             info["health"] = self.health
-            info["failure"] = bool(failure)
+            info["failure"] = failure
         return info
 
     def _geometry_info(self, cost: float, failure: bool, goal_met: bool, unsafe: bool) -> dict:

@@ -42,6 +42,26 @@ def test_info_carries_the_task_by_default_and_the_ground_truth_geometry_on_reque
     assert set(traps.reset(seed=0)[1]) == task_keys | {"health", "failure"}
 
 
+@pytest.mark.parametrize("env_id", ["SafeShield/PointGoal-Hazard0.30-v0", "SafeShield/CarGoal-Pillar0.25-v0",
+                                    "SafeShield/PointTraps-v0"])
+def test_info_values_are_python_float_and_bool_in_and_out_of_the_unsafe_set(env_id):
+    # info["cost"] is a float and info["unsafe"] a bool (the suite's contract), on reset and step, safe or not
+    env = gym.make(env_id)
+    u = env.unwrapped
+    _, info = env.reset(seed=0)
+    seen = set()
+    for t in range(400):
+        if t % 100 == 0:  # now and then start on top of an obstacle
+            _, info = env.reset(seed=t, options={"robot_pos": u.obstacle_pos[0]})
+        else:
+            _, _, _, _, info = env.step(np.array([1.0, 0.3], np.float32))
+        assert type(info["cost"]) is float and type(info["unsafe"]) is bool and type(info["goal_met"]) is bool
+        if "failure" in info:
+            assert type(info["failure"]) is bool and type(info["health"]) is int
+        seen.add(info["unsafe"])
+    assert seen == {True, False}
+
+
 @pytest.mark.parametrize("env_id", ["SafeShield/PointTraps-v0", "SafeShield/CarTraps-v0"])
 def test_csc_trap_ids(env_id):
     env = gym.make(env_id)
