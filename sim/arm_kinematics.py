@@ -79,13 +79,11 @@ class ArmKinematics:
         return out, link_points(q, self._chain, self._links, self._frames, out, box)
 
 
-@njit("boolean(float64[::1], float64[:, ::1], int64[::1], float64[:, ::1], float64[:, ::1], float64[::1])",
-      cache=True, nogil=True)
-def link_points(q, chain, links, frames, out, box):
-    """Fill out[i] with the world position of the frame of chain row links[i]; return whether any of them lies in
-    the closed box [box[0:3], box[3:6]] (a box with low > high holds nothing). Rows of `chain` as ArmKinematics
-    builds them (parents first): world frame of a joint's child = parent frame · origin (xyz, rpy) ·
-    rotation(axis, q). Scalar arithmetic only: no allocation, no BLAS."""
+@njit(inline="always")
+def chain_frames(q, chain, frames):
+    """Fill frames[r] = (world rotation, row-major (9), world position (3)) of every chain row, parents first:
+    world frame of a joint's child = parent frame · origin (xyz, rpy) · rotation(axis, q[joint]). Scalar
+    arithmetic only: no allocation, no BLAS."""
     for r in range(chain.shape[0]):
         parent = int(chain[r, 1])
         f = frames[r]
@@ -116,6 +114,12 @@ def link_points(q, chain, links, frames, out, box):
                 f[3 * i] = a0 * t00 + a1 * t10 + a2 * t20
                 f[3 * i + 1] = a0 * t01 + a1 * t11 + a2 * t21
                 f[3 * i + 2] = a0 * t02 + a1 * t12 + a2 * t22
+
+
+@njit(inline="always")
+def points_in_box(frames, links, out, box):
+    """out[i] = the world position of frame row links[i]; whether any lies in the closed box
+    [box[0:3], box[3:6]] (a box with low > high holds nothing)."""
     inside = False
     for i in range(links.shape[0]):
         f = frames[links[i]]
@@ -124,3 +128,12 @@ def link_points(q, chain, links, frames, out, box):
         if box[0] <= x <= box[3] and box[1] <= y <= box[4] and box[2] <= z <= box[5]:
             inside = True
     return inside
+
+
+@njit("boolean(float64[::1], float64[:, ::1], int64[::1], float64[:, ::1], float64[:, ::1], float64[::1])",
+      cache=True, nogil=True)
+def link_points(q, chain, links, frames, out, box):
+    """Fill out[i] with the world position of the frame of chain row links[i]; return whether any of them lies in
+    `box` (rows of `chain` as ArmKinematics builds them)."""
+    chain_frames(q, chain, frames)
+    return points_in_box(frames, links, out, box)

@@ -29,6 +29,7 @@ def _pointer_intrinsic(dtype):
 
 
 _float64_pointer, _float32_pointer = _pointer_intrinsic(types.float64), _pointer_intrinsic(types.float32)
+_int64_pointer = _pointer_intrinsic(types.int64)
 
 
 @njit(inline="always")
@@ -41,6 +42,18 @@ def float64_view(address, length):
 def float32_view(address, length):
     """A float32 array of `length` at `address` (inside a kernel only)."""
     return carray(_float32_pointer(address), (length,))
+
+
+@njit(inline="always")
+def float64_matrix(address, rows, cols):
+    """A C-ordered float64 array of shape (rows, cols) at `address` (inside a kernel only)."""
+    return carray(_float64_pointer(address), (rows, cols))
+
+
+@njit(inline="always")
+def int64_view(address, length):
+    """An int64 array of `length` at `address` (inside a kernel only)."""
+    return carray(_int64_pointer(address), (length,))
 
 
 def addresses(arrays, dtypes=None) -> list[int]:

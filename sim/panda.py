@@ -21,7 +21,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from sim.arm_kinematics import ArmKinematics, link_points
+from numba import njit
+
+from sim.arm_kinematics import ArmKinematics, chain_frames, points_in_box
+from sim.numba_views import addresses, float32_view, float64_matrix, float64_view, int64_view
 from sim.pybullet_env import BulletSim
 from sim.randomization import DomainRandomization
 
@@ -51,8 +54,8 @@ class PandaEnv(gym.Env):
         p = self.sim.p
         self.robot = p.loadURDF("franka_panda/panda.urdf", useFixedBase=True)
         info = [p.getJointInfo(self.robot, j) for j in ARM_JOINTS]
-        self.joint_low = np.array([i[8] for i in info]) + joint_margin
-        self.joint_high = np.array([i[9] for i in info]) - joint_margin
+        # joint_low ‖ joint_high (shrunk by the margin), read by the observation kernel
+        self._limits = np.concatenate([[i[8] + joint_margin for i in info], [i[9] - joint_margin for i in info]])
         self.max_force = np.array([i[10] for i in info])
         self._force_list = self.max_force.tolist()
         self.max_velocity = np.array([i[11] for i in info])
@@ -61,7 +64,7 @@ class PandaEnv(gym.Env):
         p.createMultiBody(0, -1, box, ((KEEPOUT_HIGH + KEEPOUT_LOW) / 2).tolist())  # drawn only: no collision shape
         self.action_space = spaces.Box(-1.0, 1.0, shape=(7,), dtype=np.float32)
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(20,), dtype=np.float32)
-        self.target = np.zeros(3)
+        self._target = np.zeros(3)
         self._links = list(range(-1, p.getNumJoints(self.robot)))
         self._base_inertia = {l: p.getDynamicsInfo(self.robot, l)[:3:2] for l in self._links}  # (mass, inertia diag)
         self._base_damping = {l: (p.getJointInfo(self.robot, l)[6] if l >= 0 else 0.0) for l in self._links}
@@ -74,8 +77,14 @@ class PandaEnv(gym.Env):
         kinematics = ArmKinematics(urdf, [p.getJointInfo(self.robot, j) for j in range(p.getNumJoints(self.robot))],
                                    CHECKED_LINKS)
         self._kinematics = kinematics
-        self._fk = (kinematics._chain, kinematics._links, kinematics._frames)
-        self._q, self._points = np.zeros(7), np.zeros((len(CHECKED_LINKS), 3))
+        self._state, self._points = np.zeros(14), np.zeros((len(CHECKED_LINKS), 3))  # q ‖ q̇; checked points
+        self._obs32 = np.zeros(20, np.float32)
+        # the observation kernel's buffers by address (OBSERVE_BUFFERS order): all live as long as this env
+        buffers = (self._state, kinematics._chain, kinematics._links, kinematics._frames, self._points, self._box,
+                   self._limits, self._target, self._obs32)
+        dtypes = [np.float64, np.float64, np.int64] + [np.float64] * 5 + [np.float32]
+        self._buffer_addresses = np.array(addresses(buffers, dtypes), np.int64)
+        self._buffer_lengths = np.array([b.size for b in buffers], np.int64)
         # the per-step calls, bound once (BulletClient looks every other attribute up through inspect + partial)
         self._set_motors, self._joint_states = p.setJointMotorControlArray, p.getJointStates
         self._velocity_control = p.VELOCITY_CONTROL
@@ -97,6 +106,32 @@ class PandaEnv(gym.Env):
     @keepout_high.setter
     def keepout_high(self, value):
         self._box[3:] = value
+
+    @property
+    def joint_low(self) -> np.ndarray:
+        """The joint limits the unsafe set uses (URDF limits shrunk by joint_margin); views, like the box."""
+        return self._limits[:7]
+
+    @joint_low.setter
+    def joint_low(self, value):
+        self._limits[:7] = value
+
+    @property
+    def joint_high(self) -> np.ndarray:
+        return self._limits[7:]
+
+    @joint_high.setter
+    def joint_high(self, value):
+        self._limits[7:] = value
+
+    @property
+    def target(self) -> np.ndarray:
+        """This episode's reach target (m, base frame)."""
+        return self._target
+
+    @target.setter
+    def target(self, value):
+        self._target[:] = value
 
     def in_keepout(self, points) -> np.ndarray:
         points = np.asarray(points, float)
@@ -181,26 +216,20 @@ class PandaEnv(gym.Env):
                 "ee_pos": np.array(ee), "q": np.array(q)}
 
     def _observe_core(self):
-        """(obs, unsafe, in_keepout, joint_limit, ee, q) from one getJointStates call and the forward kinematics
-        of q (which also tests the checked points against the box); the joint-limit test runs on plain floats
-        (seven joints: numpy's per-call cost would exceed the arithmetic)."""
+        """(obs, unsafe, in_keepout, joint_limit, ee, q) from one getJointStates call and one compiled pass
+        (`observe_arm`: the forward kinematics of q, the box and joint-limit tests, the float32 observation)."""
         states = self._joint_states(self.robot, ARM_JOINTS)
         q = [s[0] for s in states]
-        self._q[:] = q
-        in_box = link_points(self._q, *self._fk, self._points, self._box)
+        self._state[:] = q + [s[1] for s in states]
+        flags = observe_arm(self._buffer_addresses, self._buffer_lengths)
+        in_box, at_limit = flags == 1 or flags == 3, flags >= 2
         ee = self._points[-1].tolist()
-        values = q + [s[1] for s in states] + ee + self.target.tolist()
-        at_limit = False
-        for v, lo, hi in zip(q, self.joint_low.tolist(), self.joint_high.tolist()):
-            if not lo <= v <= hi:
-                at_limit = True
-                break
-        unsafe = in_box or at_limit
         if self._dr.noise_std:
-            obs = self._dr.observation(np.array(values)).astype(np.float32)
-        else:  # float → float32 directly: the same single rounding as through a float64 array
-            obs = np.array(values, np.float32)
-        return obs, unsafe, in_box, at_limit, ee, q
+            values = np.concatenate([self._state, self._points[-1], self._target])
+            obs = self._dr.observation(values).astype(np.float32)
+        else:
+            obs = self._obs32.copy()
+        return obs, in_box or at_limit, in_box, at_limit, ee, q
 
     def render(self):
         if self.render_mode == "rgb_array":
@@ -209,3 +238,38 @@ class PandaEnv(gym.Env):
 
     def close(self):
         self.sim.close()
+
+
+# the buffers `observe_arm` reads and writes, by address (sim.numba_views), in this order
+OBSERVE_BUFFERS = ("state: q ‖ q̇", "chain", "links", "frames", "points", "box", "limits", "target", "obs32")
+
+
+@njit("int64(int64[::1], int64[::1])", cache=True, nogil=True)
+def observe_arm(buffers, lengths):
+    """One compiled pass over a PandaEnv's buffers (OBSERVE_BUFFERS, by address; two small arguments: passing
+    nine arrays cost more than the arithmetic): the checked points by forward kinematics of q, the keep-out box
+    test, the joint-limit test, and the float32 observation q, q̇, end effector, target (the rounding of numpy's
+    float64 → float32). Returns 1 if a checked point is in the box, + 2 if a joint is outside its limits."""
+    state = float64_view(buffers[0], lengths[0])
+    chain = float64_matrix(buffers[1], lengths[1] // 18, 18)
+    links = int64_view(buffers[2], lengths[2])
+    frames = float64_matrix(buffers[3], lengths[3] // 12, 12)
+    points = float64_matrix(buffers[4], lengths[4] // 3, 3)
+    box = float64_view(buffers[5], 6)
+    limits = float64_view(buffers[6], lengths[6])
+    target = float64_view(buffers[7], 3)
+    obs = float32_view(buffers[8], lengths[8])
+    n = lengths[0] // 2
+    chain_frames(state, chain, frames)  # q = state[:n] (the kinematics reads q[joint] for joints 0..n-1)
+    flags = 1 if points_in_box(frames, links, points, box) else 0
+    for j in range(n):
+        if not limits[j] <= state[j] <= limits[n + j]:
+            flags += 2
+            break
+    for j in range(2 * n):
+        obs[j] = state[j]
+    ee = links.shape[0] - 1
+    for k in range(3):
+        obs[2 * n + k] = points[ee, k]
+        obs[2 * n + 3 + k] = target[k]
+    return flags

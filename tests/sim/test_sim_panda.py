@@ -97,3 +97,17 @@ def test_keepout_flag_follows_the_box_as_edited(env):
         assert not info["in_keepout"]
     finally:
         env.keepout_low, env.keepout_high = low, high
+
+
+def test_reported_end_effector_is_that_of_the_reported_joint_angles(env):
+    # PyBullet's cached link frames after stepSimulation lag the joint state by a substep (6 mm at speed, measured);
+    # the observation's q and end effector, and the unsafe test, must describe one and the same configuration
+    from sim.panda import EE_LINK
+
+    env.reset(seed=0)
+    for _ in range(20):
+        obs, _, _, _, info = env.step(np.full(7, 0.8))
+    fresh = env.sim.p.getLinkState(env.robot, EE_LINK, computeForwardKinematics=True)[4]
+    np.testing.assert_allclose(info["ee_pos"], fresh, atol=1e-6)
+    np.testing.assert_allclose(obs[14:17], fresh, atol=1e-6)
+    np.testing.assert_allclose(obs[:7], info["q"], atol=1e-6)
