@@ -111,3 +111,15 @@ def test_reported_end_effector_is_that_of_the_reported_joint_angles(env):
     np.testing.assert_allclose(info["ee_pos"], fresh, atol=1e-6)
     np.testing.assert_allclose(obs[14:17], fresh, atol=1e-6)
     np.testing.assert_allclose(obs[:7], info["q"], atol=1e-6)
+
+
+def test_command_takes_any_array_like_and_refuses_non_finite_or_misshapen_actions(env):
+    env.reset(seed=0)
+    expected = np.clip([0.3, -2.0, 1.0, 0.0, -0.5, 0.9, 5.0], -1, 1) * env.max_velocity
+    action = np.array([0.3, -2.0, 1.0, 0.0, -0.5, 0.9, 5.0])
+    for same in (action, action.tolist(), action.reshape(1, 7), np.stack([action, action], 1)[:, 0]):
+        env.command(same)
+        np.testing.assert_array_equal(env._targets, expected)
+    for bad in (np.full(7, np.nan), np.r_[np.zeros(6), np.inf], np.zeros(6), [0.1] * 8):
+        with pytest.raises(ValueError, match="finite"):
+            env.step(bad)
