@@ -194,9 +194,10 @@ class PPOLagrangian:
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path, **overrides):
+        """The learner saved at `path`; `overrides` replace config fields (e.g. run_dir, where it writes next)."""
         st = torch.load(path, weights_only=False)
-        cfgd = dict(st["cfg"])
+        cfgd = dict(st["cfg"], **overrides)
         cfgd["ref_index"] = tuple(cfgd.get("ref_index", PPOLagConfig.ref_index))
         ag = cls(PPOLagConfig(**cfgd))
         ag.pi.load_state_dict(st["pi"])

@@ -50,6 +50,22 @@ def test_run_pauses_at_deadline_then_resumes_and_finishes(tmp_path):
         run_one("Hazard0.30", "phi0", 0, other, deadline=time.time() - 1, fac_overrides={"lam_max": 10.0}, **kw)
 
 
+@pytest.mark.parametrize("method", ["sis", "ppo_lag"])
+def test_a_copied_run_resumes_in_its_new_folder_and_leaves_the_original_alone(tmp_path, method):
+    # a checkpoint records the folder it was written in; a resumed run must write where it is now
+    import shutil
+    kw = dict(steps=1200, eval_episodes=1, hidden=32, checkpoint_every=400, log=lambda s: None)
+    original, copy = str(tmp_path / "original"), str(tmp_path / "copy")
+    assert run_one("Hazard0.30", method, 0, original, deadline=time.time() - 1, **kw) == "paused"
+    shutil.copytree(original, copy)
+    before = {f: os.path.getmtime(os.path.join(original, f)) for f in os.listdir(original)}
+    assert run_one("Hazard0.30", method, 0, copy, **kw) == "done"
+    assert {f: os.path.getmtime(os.path.join(original, f)) for f in os.listdir(original)} == before
+    assert read_json(os.path.join(copy, "result.json"))["train"]["env_steps"] >= 1200  # PPO-L: whole batches
+    with open(os.path.join(copy, "log.jsonl")) as f:
+        assert f.read().strip()
+
+
 def test_fac_overrides_reach_the_learner_and_the_spec(tmp_path):
     import torch
     rd = str(tmp_path / "ov")
