@@ -37,6 +37,20 @@ KEEPOUT_LOW = np.array([0.25, 0.25, 0.0])  # m, base frame (the base is at the o
 KEEPOUT_HIGH = np.array([0.75, 0.75, 0.9])
 
 
+class BufferSlice:
+    """A public array attribute that is a slice of one of the env's kernel buffers: reading gives the view (edits in
+    place reach the kernel), assigning writes into the buffer (the kernel keeps reading the same address)."""
+
+    def __init__(self, buffer: str, index: slice, doc: str):
+        self.buffer, self.index, self.__doc__ = buffer, index, doc
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else getattr(obj, self.buffer)[self.index]
+
+    def __set__(self, obj, value):
+        getattr(obj, self.buffer)[self.index] = value
+
+
 class PandaEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 60}
 
@@ -90,49 +104,12 @@ class PandaEnv(gym.Env):
         self._set_motors, self._joint_states = p.setJointMotorControlArray, p.getJointStates
         self._velocity_control = p.VELOCITY_CONTROL
 
-    # closed-form unsafe set ---------------------------------------------------------------------
-    @property
-    def keepout_low(self) -> np.ndarray:
-        """The keep-out box's low corner (m, base frame); a view: edit it in place or assign a new one."""
-        return self._box[:3]
-
-    @keepout_low.setter
-    def keepout_low(self, value):
-        self._box[:3] = value
-
-    @property
-    def keepout_high(self) -> np.ndarray:
-        return self._box[3:]
-
-    @keepout_high.setter
-    def keepout_high(self, value):
-        self._box[3:] = value
-
-    @property
-    def joint_low(self) -> np.ndarray:
-        """The joint limits the unsafe set uses (URDF limits shrunk by joint_margin); views, like the box."""
-        return self._limits[:7]
-
-    @joint_low.setter
-    def joint_low(self, value):
-        self._limits[:7] = value
-
-    @property
-    def joint_high(self) -> np.ndarray:
-        return self._limits[7:]
-
-    @joint_high.setter
-    def joint_high(self, value):
-        self._limits[7:] = value
-
-    @property
-    def target(self) -> np.ndarray:
-        """This episode's reach target (m, base frame)."""
-        return self._target
-
-    @target.setter
-    def target(self, value):
-        self._target[:] = value
+    # closed-form unsafe set (views of the observation kernel's buffers: edit in place or assign) -------------
+    keepout_low = BufferSlice("_box", slice(0, 3), "The keep-out box's low corner (m, base frame).")
+    keepout_high = BufferSlice("_box", slice(3, 6), "The keep-out box's high corner (m, base frame).")
+    joint_low = BufferSlice("_limits", slice(0, 7), "Lower joint limits of the unsafe set (URDF + joint_margin).")
+    joint_high = BufferSlice("_limits", slice(7, 14), "Upper joint limits of the unsafe set (URDF − joint_margin).")
+    target = BufferSlice("_target", slice(0, 3), "This episode's reach target (m, base frame).")
 
     def in_keepout(self, points) -> np.ndarray:
         points = np.asarray(points, float)
