@@ -104,6 +104,12 @@ class PandaEnv(gym.Env):
         self._set_motors, self._joint_states = p.setJointMotorControlArray, p.getJointStates
         self._velocity_control = p.VELOCITY_CONTROL
 
+    def __getstate__(self):
+        # a copy would carry the addresses of this env's simulator buffers into its kernels (and deepcopy turns
+        # the MjData / numpy views into detached arrays): refuse clearly instead of stepping the wrong memory
+        raise TypeError(f"{type(self).__name__} cannot be copied or pickled (its compiled step holds the addresses "
+                        "of its own simulator buffers); make another one with gymnasium.make")
+
     # closed-form unsafe set (views of the observation kernel's buffers: edit in place or assign) -------------
     keepout_low = BufferSlice("_box", slice(0, 3), "The keep-out box's low corner (m, base frame).")
     keepout_high = BufferSlice("_box", slice(3, 6), "The keep-out box's high corner (m, base frame).")

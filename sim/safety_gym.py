@@ -232,6 +232,12 @@ class NavigationEnv(gym.Env):
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float32)
         self._set_layout(np.zeros((num_obstacles, 2)), np.zeros(2))
 
+    def __getstate__(self):
+        # a copy would carry the addresses of this env's simulator buffers into its kernels (and deepcopy turns
+        # the MjData / numpy views into detached arrays): refuse clearly instead of stepping the wrong memory
+        raise TypeError(f"{type(self).__name__} cannot be copied or pickled (its compiled step holds the addresses "
+                        "of its own simulator buffers); make another one with gymnasium.make")
+
     def _belongs_to_robot(self, body: int) -> bool:
         m = self.sim.model
         while body != 0:

@@ -123,3 +123,13 @@ def test_command_takes_any_array_like_and_refuses_non_finite_or_misshapen_action
     for bad in (np.full(7, np.nan), np.r_[np.zeros(6), np.inf], np.zeros(6), [0.1] * 8):
         with pytest.raises(ValueError, match="finite"):
             env.step(bad)
+
+
+def test_copying_is_refused_clearly(env):
+    # its compiled observation pass holds the addresses of this env's own buffers: a copy must not share them
+    import copy
+    import pickle
+
+    for attempt in (copy.deepcopy, pickle.dumps):
+        with pytest.raises(TypeError, match="cannot be copied"):
+            attempt(env)

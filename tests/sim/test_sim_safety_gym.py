@@ -251,3 +251,14 @@ def test_info_arrays_belong_to_the_caller():
     assert again["obstacle_radius"].tolist() == [0.3] * 4
     np.testing.assert_array_equal(again["obstacle_pos"], expected["obstacle_pos"])
     np.testing.assert_array_equal(again["goal_pos"], expected["goal_pos"])
+
+
+def test_copying_is_refused_clearly():
+    # its compiled sensing holds the addresses of this env's own MjData and buffers: a copy must not share them
+    import copy
+    import pickle
+
+    env = gym.make("SafeShield/PointGoal-Hazard0.30-v0").unwrapped
+    for attempt in (copy.deepcopy, pickle.dumps):
+        with pytest.raises(TypeError, match="cannot be copied"):
+            attempt(env)
