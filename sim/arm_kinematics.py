@@ -58,7 +58,7 @@ class ArmKinematics:
             axis = [float(v) for v in axis_element.get("xyz").split()] if axis_element is not None else [1.0, 0, 0]
             revolute = kind == pybullet.JOINT_REVOLUTE
             if revolute:
-                if j >= 7 or j != self.num_revolute:
+                if j != self.num_revolute:  # q[j] turns joint j: the revolute joints are 0, 1, … in order
                     raise ValueError(f"revolute joint {name!r} is joint {j}: the arm's joints must come first")
                 self.num_revolute += 1
                 axis = (np.array(axis) / np.linalg.norm(axis)).tolist()
@@ -66,9 +66,9 @@ class ArmKinematics:
             # origin rotation (9, row-major), axis (3)
             rows.append([j, order.index(parent) if parent >= 0 else -1, j if revolute else -1, *xyz,
                          *_rpy_matrix(*rpy).ravel(), *axis])
-        self._chain = np.array(rows, np.float64)
-        self._links = np.array([order.index(link) for link in links], np.int64)
-        self._frames = np.zeros((len(order), 12))  # each row's world rotation (9) and position (3), scratch
+        self.chain = np.array(rows, np.float64)
+        self.link_rows = np.array([order.index(link) for link in links], np.int64)  # chain row of each link
+        self.frames = np.zeros((len(order), 12))  # each row's world rotation (9) and position (3), scratch
         self._no_box = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
 
     def points(self, q, out: np.ndarray | None = None, box=None) -> tuple[np.ndarray, bool]:
@@ -76,7 +76,7 @@ class ArmKinematics:
         joint angles q (the arm's revolute joints, float64, C-contiguous)."""
         out = np.empty((len(self.links), 3)) if out is None else out
         box = self._no_box if box is None else box
-        return out, link_points(q, self._chain, self._links, self._frames, out, box)
+        return out, link_points(q, self.chain, self.link_rows, self.frames, out, box)
 
 
 @njit(inline="always")

@@ -95,7 +95,7 @@ class PandaEnv(gym.Env):
         self._targets = np.zeros(7)  # the velocity targets of the last command
         self._obs32 = np.zeros(20, np.float32)
         # the observation kernel's buffers by address (OBSERVE_BUFFERS order): all live as long as this env
-        buffers = (self._state, kinematics._chain, kinematics._links, kinematics._frames, self._points, self._box,
+        buffers = (self._state, kinematics.chain, kinematics.link_rows, kinematics.frames, self._points, self._box,
                    self._limits, self._target, self._obs32)
         dtypes = [np.float64, np.float64, np.int64] + [np.float64] * 5 + [np.float32]
         self._buffer_addresses = np.array(addresses(buffers, dtypes), np.int64)
@@ -105,8 +105,8 @@ class PandaEnv(gym.Env):
         self._velocity_control = p.VELOCITY_CONTROL
 
     def __getstate__(self):
-        # a copy would carry the addresses of this env's simulator buffers into its kernels (and deepcopy turns
-        # the MjData / numpy views into detached arrays): refuse clearly instead of stepping the wrong memory
+        # a copy would carry the addresses of this env's own buffers into its kernels: refuse clearly instead of
+        # reading and writing the original's memory
         raise TypeError(f"{type(self).__name__} cannot be copied or pickled (its compiled step holds the addresses "
                         "of its own simulator buffers); make another one with gymnasium.make")
 
@@ -216,7 +216,7 @@ class PandaEnv(gym.Env):
         q = [s[0] for s in states]
         self._state[:] = q + [s[1] for s in states]
         flags = observe_arm(self._buffer_addresses, self._buffer_lengths)
-        in_box, at_limit = flags == 1 or flags == 3, flags >= 2
+        in_box, at_limit = bool(flags & 1), bool(flags & 2)
         ee = self._points[-1].tolist()
         if self._dr.noise_std:
             values = np.concatenate([self._state, self._points[-1], self._target])
