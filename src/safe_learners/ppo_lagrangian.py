@@ -195,9 +195,11 @@ class PPOLagrangian:
 
     @classmethod
     def load(cls, path, **overrides):
-        """The learner saved at `path`; `overrides` replace config fields (e.g. run_dir, where it writes next)."""
+        """The learner saved at `path`, continuing in the folder the checkpoint is in now; `overrides` replace
+        config fields."""
         st = torch.load(path, weights_only=False)
-        cfgd = dict(st["cfg"], **overrides)
+        cfgd = dict(st["cfg"], run_dir=os.path.dirname(path) or ".")
+        cfgd.update(overrides)
         cfgd["ref_index"] = tuple(cfgd.get("ref_index", PPOLagConfig.ref_index))
         ag = cls(PPOLagConfig(**cfgd))
         ag.pi.load_state_dict(st["pi"])

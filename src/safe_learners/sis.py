@@ -578,7 +578,8 @@ class FACSIS:
     @classmethod
     def load(cls, path, env=None, **overrides):
         st = torch.load(path, weights_only=False)
-        cfgd = dict(st["cfg"])
+        # the run continues in the folder the checkpoint is in now (it may have been moved or copied since)
+        cfgd = dict(st["cfg"], run_dir=os.path.dirname(path) or ".")
         cfgd.update(overrides)
         preset = cfgd.pop("preset")
         cfg = SISConfig(preset="custom", **cfgd)    # keep the stored rates exactly

@@ -105,12 +105,12 @@ def _make_learner(method, env_name, seed, run_dir, steps, hidden, sis_start, che
     if method == "ppo_lag":
         from safe_learners.ppo_lagrangian import PPOLagConfig, PPOLagrangian
         if os.path.exists(ck):
-            return PPOLagrangian.load(ck, run_dir=run_dir)
+            return PPOLagrangian.load(ck)
         return PPOLagrangian(PPOLagConfig(env="safety_gym", env_kwargs=dict(env_id=env_id(env_name)), seed=seed,
                                           total_steps=steps, run_dir=run_dir))
     from safe_learners.sis import FACSIS, SISConfig
-    if os.path.exists(ck):  # the run writes where its checkpoint is now (a run folder may have been moved or copied)
-        return FACSIS.load(ck, run_dir=run_dir)
+    if os.path.exists(ck):
+        return FACSIS.load(ck)
     cfg = SISConfig(env="safety_gym", env_kwargs=dict(env_id=env_id(env_name)), seed=seed, total_steps=steps,
                     hidden=hidden, sis_start=sis_start, learn_zeta=method == "sis",
                     zeta_init=TABLE2[FAC_METHODS[method]], run_dir=run_dir, checkpoint_every=checkpoint_every,
