@@ -1,6 +1,8 @@
 """Is "learned index intervenes more than the handcrafted one" a property of the indices or of the measurement?
 
   PYTHONPATH=src:. python scripts/sis_shield_compare.py --zeta 0.0378 1.8209 0.7026 --out runs/sis_shield_compare
+  ... --handcrafted-zeta 0.3 2 1     # the reference is the index phi_h of the paper / Issue 5 (Table 2),
+                                     # exported the same way, instead of the demo's hand-tuned bundle
 
 Closed loop (as scripts/sis_point_shield.py / safe_learners.sis_point.closed_loop: the demo's aggressive controller
 behind Shield.from_bundle on SafeShield/PointHazards-v0, seeds SEED..SEED+E-1), with per-step records, for the
@@ -87,6 +89,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--zeta", type=float, nargs=3, metavar=("SIGMA", "N", "K"), required=True)
     ap.add_argument("--handcrafted", default="models/point_hazards_ssa")
+    ap.add_argument("--handcrafted-zeta", type=float, nargs=3, metavar=("SIGMA", "N", "K"), default=None,
+                    help="export this index as the reference (same path as --zeta) instead of --handcrafted")
     ap.add_argument("--episodes", type=int, default=100)
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--out", default="runs/sis_shield_compare")
@@ -106,8 +110,15 @@ def main():
                        eta=eta, name="point_hazards_sis",
                        provenance={"algorithm": "given index (--zeta)", "env": "SafeShield/PointHazards-v0",
                                    "seed": 0, "training_steps": 0, "zeta_init": zeta}, overwrite=True)
-    hand = (DEFAULT_INDEX["sigma"], DEFAULT_INDEX["n"], DEFAULT_INDEX["k"])
-    bundles = {"learned": (bpath, zeta), "handcrafted": (a.handcrafted, hand)}
+    hand, hpath = (DEFAULT_INDEX["sigma"], DEFAULT_INDEX["n"], DEFAULT_INDEX["k"]), a.handcrafted
+    if a.handcrafted_zeta is not None:
+        hand, hpath = tuple(a.handcrafted_zeta), os.path.join(a.out, "bundle_handcrafted")
+        build_point_bundle(hpath, params=params, sigma=hand[0], n=hand[1], k=hand[2], margin=DEFAULT_INDEX["margin"],
+                           eta=eta, name="point_hazards_reference",
+                           provenance={"algorithm": "given index (--handcrafted-zeta)",
+                                       "env": "SafeShield/PointHazards-v0", "seed": 0, "training_steps": 0,
+                                       "zeta_init": hand}, overwrite=True)
+    bundles = {"learned": (bpath, zeta), "handcrafted": (hpath, hand)}
     streams = {name: run_stream(b, a.episodes, a.seed) for name, (b, _) in bundles.items()}
     res = dict(zeta_learned=zeta, zeta_handcrafted=hand, d_min=d_min, eta=eta, episodes=a.episodes, seed=a.seed)
     for name, (rec, tot) in streams.items():

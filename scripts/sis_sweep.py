@@ -7,6 +7,8 @@ torch thread; rerunning with the same --out resumes unfinished runs and skips fi
 --time-limit SECONDS: every worker checkpoints and exits before the limit (training stops at the next env step,
 evaluation between episodes); no new run starts in the last --min-slot seconds.  Without it, runs go to the end.
 --summary-only: just rewrite DIR/summary.{md,json} from what is on disk.
+--from SRC --more N: continue each finished FAC run SRC/<env>/<method>/seed<k> for N more env steps with
+--fac-overrides, into --out (safe_learners.sis_experiment.finetune_one; SRC is only read).
 Per run (DIR/<env>/<method>/seed<k>/, see safe_learners.sis_experiment): checkpoint.pt, progress.json,
 train.json, eval.jsonl, result.json, worker.log.  DIR/summary.md is the per method x env x seed table.
 """
@@ -20,8 +22,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, "..", "src"), os.path.join(HERE, "..")]
 
-from safe_learners.sis_experiment import (METHODS, SHORT_ENVS, read_json, run_one, short_env,  # noqa: E402
-                                          write_json_atomic)
+from safe_learners.sis_experiment import (METHODS, SHORT_ENVS, finetune_one, read_json, run_one,  # noqa: E402
+                                          short_env, write_json_atomic)
 
 SAVE_MARGIN_S = 45       # a worker stops this long before the sweep's limit: checkpoint (buffer) + exit
 
@@ -88,12 +90,20 @@ def main():
     ap.add_argument("--checkpoint-every", type=int, default=10_000)
     ap.add_argument("--fac-overrides", type=json.loads, default=None,
                     help="JSON of SISConfig fields replacing/extending sis_experiment.SAFETY_GYM_FAC (FAC methods)")
+    ap.add_argument("--from", dest="from_dir", default=None, help="continue the finished FAC runs of this sweep DIR")
+    ap.add_argument("--more", type=int, default=None, help="with --from: env steps added to each run")
     ap.add_argument("--summary-only", action="store_true")
     ap.add_argument("--worker", help=argparse.SUPPRESS)      # internal: JSON spec of one run
     a = ap.parse_args()
 
     if a.worker:
         w = json.loads(a.worker)
+        if w.get("from_dir"):
+            st = finetune_one(run_dir(w["from_dir"], w["env"], w["method"], w["seed"]), w["run_dir"], more=w["more"],
+                              fac_overrides=w.get("fac_overrides") or {}, eval_episodes=w["eval_episodes"],
+                              deadline=w["deadline"])
+            print(f"[worker] {w['run_dir']}: {st}", flush=True)
+            return
         st = run_one(w["env"], w["method"], w["seed"], w["run_dir"], steps=w["steps"],
                      eval_episodes=w["eval_episodes"], deadline=w["deadline"], hidden=w["hidden"],
                      sis_start=w["sis_start"], checkpoint_every=w["checkpoint_every"],
@@ -102,6 +112,10 @@ def main():
         return
     if a.jobs < 1 or a.steps < 1 or a.eval_episodes < 1:
         ap.error("--jobs, --steps and --eval-episodes must be >= 1")
+    if (a.from_dir is None) != (a.more is None) or (a.more is not None and a.more < 1):
+        ap.error("--from and --more go together, with --more >= 1")
+    if a.from_dir is not None and "ppo_lag" in a.methods:
+        ap.error("--from continues FAC runs: leave ppo_lag out of --methods")
     os.makedirs(a.out, exist_ok=True)
     if a.summary_only:
         summarise(a.out, a.envs, a.methods, a.seeds)
@@ -127,7 +141,8 @@ def main():
             os.makedirs(rd, exist_ok=True)
             spec = dict(env=e, method=m, seed=s, run_dir=rd, steps=a.steps, eval_episodes=a.eval_episodes,
                         deadline=deadline, hidden=a.hidden, sis_start=a.sis_start,
-                        checkpoint_every=a.checkpoint_every, fac_overrides=a.fac_overrides)
+                        checkpoint_every=a.checkpoint_every, fac_overrides=a.fac_overrides,
+                        from_dir=a.from_dir, more=a.more)
             log = open(os.path.join(rd, "worker.log"), "a")
             running[subprocess.Popen([sys.executable, os.path.abspath(__file__), "--out", a.out, "--worker",
                                       json.dumps(spec)], stdout=log, stderr=subprocess.STDOUT, env=env)] = (rd, log)

@@ -80,6 +80,7 @@ class SISConfig:
     eta_d: float = 0.0
     qphi_target_floor: float = -0.001  # [code]: Q_phi target clip(Delta_phi, -0.001, inf)
     lam_signal_floor: float = -0.001   # the multiplier's ascent signal is clip(Q_phi, this, inf) ([code]'s floor)
+    lam_floor: float = 0.0             # policy step only: max(lambda(s), lam_floor) weighs Q_phi (see _policy_step)
     lam_box_weight: float = 0.0        # > 0: soft projection of the logit x(s) onto [lam_bias_init,
     #                                    softplus^-1(lam_max)] (see _lambda_step_logit); 0 = mask only
     grad_clip: float = 10.0
@@ -383,16 +384,8 @@ class FACSIS:
         self.opt["critic"].step()
         out = {"q_loss": q_loss.item(), "qphi_loss": qphi_loss.item(), "dphi_pos": float((dphi > 0).float().mean())}
 
-        if t % c.m_pi == 0:   # step 5: J_pi(theta) = E[alpha log pi - Q_w(s,a) + lambda(s) Q_phi(s,a)]  (App. B.1)
-            a, logp = self.actor.sample(b["obs"])
-            q = torch.min(self.q1(b["obs"], a), self.q2(b["obs"], a))
-            with torch.no_grad():
-                lam = self.lam(b["obs"]).clamp(0.0, c.lam_max)                  # stop-gradient [code]
-            pi_loss = (alpha * logp - q + lam * self.qphi(b["obs"], a)).mean()
-            self.opt["actor"].zero_grad()
-            pi_loss.backward()
-            nn.utils.clip_grad_norm_(self.actor.parameters(), c.grad_clip)
-            self.opt["actor"].step()
+        if t % c.m_pi == 0:   # step 5
+            pi_loss, logp = self._policy_step(b["obs"], alpha)
             alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
             self.opt["alpha"].zero_grad()
             alpha_loss.backward()
@@ -419,6 +412,28 @@ class FACSIS:
         if c.learn_zeta and t % c.m_phi == 0 and self.counters["env_steps"] >= c.sis_start:
             out.update(self.zeta_step(b))
         return out
+
+    def _policy_step(self, obs, alpha):
+        """J_pi(theta) = E[alpha log pi - Q_w(s,a) + lambda(s) Q_phi(s,a)], a = f_theta(eps; s)  (App. B.1).
+
+        lambda(s) is stop-gradient ([code]) and, in this step only, at least cfg.lam_floor (our departure, 0 = the
+        paper).  Why: the multiplier NETWORK generalises from the many safe states, where its ascent signal is
+        negative, so it sits at ~0 on the approach to a hazard (measured: lambda(s) = 0.000 at every decision of
+        PointGoal-Hazard0.15 evaluation episodes while the policy drove phi from -0.1 across 0 with Q_phi > 0, and
+        a safe action existed; RESULTS.md "SIS", sixth stop).  Because Q_phi's target is floored
+        (qphi_target_floor), Q_phi is flat in the action away from the boundary, so the floor acts only where an
+        action can raise phi; lambda(s) above the floor is unchanged."""
+        c = self.cfg
+        a, logp = self.actor.sample(obs)
+        q = torch.min(self.q1(obs, a), self.q2(obs, a))
+        with torch.no_grad():
+            lam = self.lam(obs).clamp(c.lam_floor, c.lam_max)
+        pi_loss = (alpha * logp - q + lam * self.qphi(obs, a)).mean()
+        self.opt["actor"].zero_grad()
+        pi_loss.backward()
+        nn.utils.clip_grad_norm_(self.actor.parameters(), c.grad_clip)
+        self.opt["actor"].step()
+        return pi_loss, logp
 
     def _step_lambda(self, loss):
         self.opt["lambda"].zero_grad()

@@ -16,6 +16,7 @@ episodes; the run then checkpoints and returns "paused".
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -100,6 +101,22 @@ def _append_eval_row(path, rows, row):
     return rows
 
 
+@contextlib.contextmanager
+def _run_lock(run_dir):
+    """Yields True while this process holds the run's flock, False if another process holds it."""
+    os.makedirs(run_dir, exist_ok=True)
+    with open(os.path.join(run_dir, ".lock"), "w") as lockf:
+        try:
+            fcntl.flock(lockf, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(lockf, fcntl.LOCK_UN)
+
+
 def _make_learner(method, env_name, seed, run_dir, steps, hidden, sis_start, checkpoint_every, fac=None):
     ck = os.path.join(run_dir, "checkpoint.pt")
     if method == "ppo_lag":
@@ -142,13 +159,9 @@ def run_one(env_name, method, seed, run_dir, *, steps, eval_episodes=50, deadlin
     import torch
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
-    os.makedirs(run_dir, exist_ok=True)
-    lockf = open(os.path.join(run_dir, ".lock"), "w")
-    try:
-        fcntl.flock(lockf, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return "busy"
-    try:
+    with _run_lock(run_dir) as mine:
+        if not mine:
+            return "busy"
         if os.path.exists(os.path.join(run_dir, "result.json")):
             return "done"
         torch.set_num_threads(1)
@@ -174,29 +187,79 @@ def run_one(env_name, method, seed, run_dir, *, steps, eval_episodes=50, deadlin
             if not done:
                 return "paused"
             write_json_atomic(train_path, _progress(ag, method, "trained"))
-        # evaluation: >= eval_episodes deterministic episodes, resumable per episode
-        from safe_learners.sis import ENV_FACTORIES, evaluate_episode
-        env = ENV_FACTORIES["safety_gym"](env_id=env_id(env_name))
-        eval_path = os.path.join(run_dir, "eval.jsonl")
-        rows = _read_eval_rows(eval_path)
-        indices = _index_set(ag, method)
-        while len(rows) < eval_episodes:
-            if deadline is not None and time.time() >= deadline:
+        return _evaluate(ag, method, env_name, run_dir, spec, eval_episodes, deadline, log)
+
+
+def _evaluate(ag, method, env_name, run_dir, spec, eval_episodes, deadline, log):
+    """>= eval_episodes deterministic episodes (resumable per episode), then result.json."""
+    from safe_learners.sis import ENV_FACTORIES, evaluate_episode
+    env = ENV_FACTORIES["safety_gym"](env_id=env_id(env_name))
+    eval_path = os.path.join(run_dir, "eval.jsonl")
+    rows = _read_eval_rows(eval_path)
+    indices = _index_set(ag, method)
+    while len(rows) < eval_episodes:
+        if deadline is not None and time.time() >= deadline:
+            return "paused"
+        row = evaluate_episode(env, lambda o: ag.policy_action(o, deterministic=True), EVAL_SEED + len(rows),
+                               env.d_min, indices, action_repeat=1 if method == "ppo_lag" else ag.cfg.action_repeat)
+        rows = _append_eval_row(eval_path, rows, row)
+    train = read_json(os.path.join(run_dir, "train.json"))
+    mean = lambda k: float(np.mean([r[k] for r in rows]))          # noqa: E731
+    res = dict(spec, train=train["counters"], zeta=train.get("zeta"),
+               eval=dict(episodes=len(rows), ep_cost=mean("cost"), ep_cost_steps=mean("cost_steps"),
+                         cost_episodes=int(sum(r["cost"] > 0 for r in rows)), ep_return=mean("ret"),
+                         **{f"ep_eq1_viol_{k}": mean(f"eq1_viol_{k}") for k in indices},
+                         eq1_viol_episodes_own=(int(sum(r["eq1_viol_own"] > 0 for r in rows))
+                                                if "own" in indices else None)))
+    write_json_atomic(os.path.join(run_dir, "result.json"), res)
+    log(json.dumps(res))
+    return "done"
+
+
+def finetune_one(src_dir, run_dir, *, more, fac_overrides, eval_episodes=50, deadline=None, log=print):
+    """Continue a finished FAC run (`src_dir`, from run_one) for `more` env steps with SISConfig overrides, in its
+    own folder (the source is only read), then evaluate it like run_one.  Resumable like run_one; the spec records
+    the source's spec, the overrides and the step count.  The linear rate schedules are spread over the new total,
+    so they restart at the value the new total gives for the source's step count (a continuation, not a fresh
+    run of that length)."""
+    import shutil
+
+    import torch
+    from safe_learners.sis import FACSIS
+    src_spec = read_json(os.path.join(src_dir, "spec.json"))
+    if src_spec is None or not os.path.exists(os.path.join(src_dir, "train.json")):
+        raise ValueError(f"{src_dir} is not a finished FAC run (no spec.json / train.json)")
+    if src_spec["method"] == "ppo_lag":
+        raise ValueError("finetune_one continues FAC runs only")
+    with _run_lock(run_dir) as mine:
+        if not mine:
+            return "busy"
+        if os.path.exists(os.path.join(run_dir, "result.json")):
+            return "done"
+        torch.set_num_threads(1)
+        steps = src_spec["steps"] + more
+        spec = dict(src_spec, steps=steps, fac=dict(src_spec["fac"], **fac_overrides),
+                    finetune=dict(src_dir=os.path.abspath(src_dir), src_steps=src_spec["steps"], more=more,
+                                  overrides=fac_overrides), eval_episodes=eval_episodes)
+        spec = json.loads(json.dumps(spec))
+        old = read_json(os.path.join(run_dir, "spec.json"))
+        if old is not None and old != spec:
+            raise ValueError(f"{run_dir} was started with {old}, not {spec}: use another --out or the same options")
+        write_json_atomic(os.path.join(run_dir, "spec.json"), spec)
+        ck = os.path.join(run_dir, "checkpoint.pt")
+        if not os.path.exists(ck):
+            tmp = f"{ck}.tmp.{os.getpid()}"
+            shutil.copyfile(os.path.join(src_dir, "checkpoint.pt"), tmp)
+            os.replace(tmp, ck)
+        ag = FACSIS.load(ck, total_steps=steps, **fac_overrides)
+        train_path = os.path.join(run_dir, "train.json")
+        if not os.path.exists(train_path):
+            ag.learn(total_steps=steps, log=lambda s: None, deadline=deadline)
+            ag.save(ck)
+            done = ag.counters["env_steps"] >= steps
+            write_json_atomic(os.path.join(run_dir, "progress.json"),
+                              _progress(ag, src_spec["method"], "trained" if done else "training"))
+            if not done:
                 return "paused"
-            row = evaluate_episode(env, lambda o: ag.policy_action(o, deterministic=True), EVAL_SEED + len(rows),
-                                   env.d_min, indices, action_repeat=1 if method == "ppo_lag" else ag.cfg.action_repeat)
-            rows = _append_eval_row(eval_path, rows, row)
-        train = read_json(train_path)
-        mean = lambda k: float(np.mean([r[k] for r in rows]))          # noqa: E731
-        res = dict(spec, train=train["counters"], zeta=train.get("zeta"),
-                   eval=dict(episodes=len(rows), ep_cost=mean("cost"), ep_cost_steps=mean("cost_steps"),
-                             cost_episodes=int(sum(r["cost"] > 0 for r in rows)), ep_return=mean("ret"),
-                             **{f"ep_eq1_viol_{k}": mean(f"eq1_viol_{k}") for k in indices},
-                             eq1_viol_episodes_own=(int(sum(r["eq1_viol_own"] > 0 for r in rows))
-                                                    if "own" in indices else None)))
-        write_json_atomic(os.path.join(run_dir, "result.json"), res)
-        log(json.dumps(res))
-        return "done"
-    finally:
-        fcntl.flock(lockf, fcntl.LOCK_UN)
-        lockf.close()
+            write_json_atomic(train_path, _progress(ag, src_spec["method"], "trained"))
+        return _evaluate(ag, src_spec["method"], src_spec["env"], run_dir, spec, eval_episodes, deadline, log)

@@ -306,3 +306,28 @@ def test_multiplier_soft_box_pulls_an_escaped_logit_back_and_leaves_the_box_alon
     assert torch.equal(run(0.0, -40.0, -0.01), torch.full((64,), -40.0))    # mask only: stays escaped
     assert (run(1e-3, -40.0, -0.01) + 40.0).mean() > 0.1                    # soft box: pulled up toward -10
     assert torch.allclose(run(1e-3, 0.0, 0.01), run(0.0, 0.0, 0.01))        # inside the box: the same step
+
+
+def test_multiplier_floor_steers_the_policy_where_the_multiplier_network_is_dead(tmp_path):
+    """lam_floor > 0: with lambda(s) ~ 0 everywhere (a dead multiplier network) the policy step still lowers
+    Q_phi(s, pi(s)), i.e. moves away from actions predicted to raise phi; with the paper's step (floor 0) the
+    Q_phi term has no weight and the policy ignores it.  A multiplier above the floor is used as is."""
+    from safe_learners.sis import FACSIS
+    def mean_qphi_after(floor, steps=200):
+        torch.manual_seed(0)
+        ag = FACSIS(_quick_cfg(tmp_path, lam_floor=floor))
+        obs = torch.randn(128, ag.obs_dim, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            ag.lam.net[-1].weight.zero_()
+            ag.lam.net[-1].bias.fill_(-30.0)                 # lambda(s) = softplus(-30) ~ 1e-13
+            for q in (ag.q1, ag.q2):                          # a reward critic flat in the action
+                q.net[-1].weight.zero_()
+        qphi_before = ag.qphi(obs, torch.tanh(ag.actor(obs)[0])).mean().item()
+        for _ in range(steps):
+            ag._policy_step(obs, torch.tensor(1e-4))
+        return qphi_before, ag.qphi(obs, torch.tanh(ag.actor(obs)[0])).mean().item()
+
+    before, paper = mean_qphi_after(0.0)
+    _, floored = mean_qphi_after(10.0)
+    assert before - floored > 0.01                             # the floor drives Q_phi(s, pi(s)) down ...
+    assert before - floored > 5 * abs(paper - before)          # ... the paper's step, lambda ~ 0, hardly moves it

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("mujoco")
 pytest.importorskip("torch")
 
-from safe_learners.sis_experiment import env_id, read_json, run_one, short_env
+from safe_learners.sis_experiment import env_id, finetune_one, read_json, run_one, short_env
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 
@@ -74,6 +74,30 @@ def test_fac_overrides_reach_the_learner_and_the_spec(tmp_path):
     spec = read_json(os.path.join(rd, "spec.json"))
     assert spec["fac"]["lam_max"] == 7.0 and spec["fac"]["action_repeat"] == 4     # the rest of SAFETY_GYM_FAC kept
     assert torch.load(os.path.join(rd, "checkpoint.pt"), weights_only=False)["cfg"]["lam_max"] == 7.0
+
+
+def test_finetune_continues_a_finished_run_in_its_own_folder_with_the_overrides(tmp_path):
+    import torch
+    kw = dict(eval_episodes=1, hidden=32, checkpoint_every=400, log=lambda s: None)
+    src, ft = str(tmp_path / "src"), str(tmp_path / "ft")
+    with pytest.raises(ValueError, match="not a finished FAC run"):
+        finetune_one(src, ft, more=400, fac_overrides={"lam_floor": 10.0}, eval_episodes=1, log=lambda s: None)
+    assert run_one("Hazard0.30", "sis", 0, src, steps=800, **kw) == "done"
+    before = {f: os.path.getmtime(os.path.join(src, f)) for f in os.listdir(src)}
+    # paused at once, then resumed from its own checkpoint
+    ft_kw = dict(more=400, fac_overrides={"lam_floor": 10.0}, eval_episodes=1, log=lambda s: None)
+    assert finetune_one(src, ft, deadline=time.time() - 1, **ft_kw) == "paused"
+    assert finetune_one(src, ft, **ft_kw) == "done"
+    assert {f: os.path.getmtime(os.path.join(src, f)) for f in os.listdir(src)} == before     # source untouched
+    res = read_json(os.path.join(ft, "result.json"))
+    assert res["train"]["env_steps"] == 1200 and res["steps"] == 1200 and res["eval"]["episodes"] == 1
+    assert res["fac"]["lam_floor"] == 10.0 and res["finetune"]["src_steps"] == 800
+    cfg = torch.load(os.path.join(ft, "checkpoint.pt"), weights_only=False)["cfg"]
+    assert cfg["lam_floor"] == 10.0 and cfg["total_steps"] == 1200
+    ft2 = ft + "2"                                              # other overrides for a started folder: refused
+    assert finetune_one(src, ft2, deadline=time.time() - 1, **ft_kw) == "paused"
+    with pytest.raises(ValueError, match="started with"):
+        finetune_one(src, ft2, deadline=time.time() - 1, **dict(ft_kw, fac_overrides={"lam_floor": 3.0}))
 
 
 def test_sweep_script_runs_processes_skips_finished_and_writes_table(tmp_path):
