@@ -24,6 +24,12 @@ Choices where the digest lists ambiguities (sec. 8):
   * optional soft projection of that logit onto the same box (cfg.lam_box_weight > 0; default 0 = off): a network
     x(s) leaves the box by generalisation (x from -46 to +201 measured at 100k steps), so lambda reacts late where
     the policy starts to violate; the penalty is zero inside the box (same fixed points there).  Our departure.
+  * optional floor on the multiplier in the POLICY step only (cfg.lam_floor > 0; default 0 = the paper): the
+    policy is charged max(lambda(s), lam_floor) * Q_phi(s, a).  The multiplier network still learns lambda(s) as
+    above, but it generalises from the many safe states and reads ~0 on the approach to a hazard, so without a
+    floor nothing stops the policy from crossing phi = 0 there.  With the floored Q_phi target the floor acts only
+    where an action can raise phi.  On Safety Gym it is applied in a second phase, after the policy has learned
+    the task (scripts/sis_sweep.py --from --more; RESULTS.md "SIS", sixth stop).  Our departure.
   * eta_D = 0, lam_max = 100 [code]; "<" implemented as <= -eps when COUNTING violations.
   * learning rates: cfg.preset="paper" is Table 4; preset "cpu" (default) scales the slow multiplier and SIS
     rates up because the paper's 5e-6 lambda rate over its 2e6 iterations cannot move lambda off
