@@ -103,16 +103,17 @@ def _append_eval_row(path, rows, row):
 
 @contextlib.contextmanager
 def _run_lock(run_dir):
-    """Yields True while this process holds the run's flock, False if another process holds it."""
+    """Holds the run's flock for the block.  Yields "busy" (another process holds it), "done" (result.json is
+    there) or None (go on: this process owns the run)."""
     os.makedirs(run_dir, exist_ok=True)
     with open(os.path.join(run_dir, ".lock"), "w") as lockf:
         try:
             fcntl.flock(lockf, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            yield False
+            yield "busy"
             return
         try:
-            yield True
+            yield "done" if os.path.exists(os.path.join(run_dir, "result.json")) else None
         finally:
             fcntl.flock(lockf, fcntl.LOCK_UN)
 
@@ -159,35 +160,44 @@ def run_one(env_name, method, seed, run_dir, *, steps, eval_episodes=50, deadlin
     import torch
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
-    with _run_lock(run_dir) as mine:
-        if not mine:
-            return "busy"
-        if os.path.exists(os.path.join(run_dir, "result.json")):
-            return "done"
+    with _run_lock(run_dir) as status:
+        if status:
+            return status
         torch.set_num_threads(1)
         sis_start = steps // 5 if sis_start is None else sis_start
         fac = dict(SAFETY_GYM_FAC, **(fac_overrides or {}))
         spec = dict(env=short_env(env_name), env_id=env_id(env_name), method=method, seed=seed, steps=steps,
                     eval_episodes=eval_episodes, hidden=hidden, sis_start=sis_start,
                     **({} if method == "ppo_lag" else dict(fac=fac)))
-        spec = json.loads(json.dumps(spec))          # as stored (tuples -> lists), so a resume compares equal
-        old = read_json(os.path.join(run_dir, "spec.json"))
-        if old is not None and old != spec:
-            raise ValueError(f"{run_dir} was started with {old}, not {spec}: use another --out or the same options")
-        write_json_atomic(os.path.join(run_dir, "spec.json"), spec)
-        ck = os.path.join(run_dir, "checkpoint.pt")
+        spec = _claim_spec(run_dir, spec)
         ag = _make_learner(method, env_name, seed, run_dir, steps, hidden, sis_start, checkpoint_every, fac)
-        train_path = os.path.join(run_dir, "train.json")
-        if not os.path.exists(train_path):
-            ag.learn(total_steps=steps, log=lambda s: None, deadline=deadline)
-            ag.save(ck)
-            done = ag.counters["env_steps"] >= steps
-            write_json_atomic(os.path.join(run_dir, "progress.json"),
-                              _progress(ag, method, "trained" if done else "training"))
-            if not done:
-                return "paused"
-            write_json_atomic(train_path, _progress(ag, method, "trained"))
+        if not _train(ag, method, run_dir, steps, deadline):
+            return "paused"
         return _evaluate(ag, method, env_name, run_dir, spec, eval_episodes, deadline, log)
+
+
+def _claim_spec(run_dir, spec):
+    """The run's identity: written on first use; a later call with another spec is refused."""
+    spec = json.loads(json.dumps(spec))          # as stored (tuples -> lists), so a resume compares equal
+    old = read_json(os.path.join(run_dir, "spec.json"))
+    if old is not None and old != spec:
+        raise ValueError(f"{run_dir} was started with {old}, not {spec}: use another --out or the same options")
+    write_json_atomic(os.path.join(run_dir, "spec.json"), spec)
+    return spec
+
+
+def _train(ag, method, run_dir, steps, deadline):
+    """Train to `steps` env steps or the deadline, then checkpoint.  True once the budget is reached."""
+    train_path = os.path.join(run_dir, "train.json")
+    if os.path.exists(train_path):
+        return True
+    ag.learn(total_steps=steps, log=lambda s: None, deadline=deadline)
+    ag.save(os.path.join(run_dir, "checkpoint.pt"))
+    done = ag.counters["env_steps"] >= steps
+    write_json_atomic(os.path.join(run_dir, "progress.json"), _progress(ag, method, "trained" if done else "training"))
+    if done:
+        write_json_atomic(train_path, _progress(ag, method, "trained"))
+    return done
 
 
 def _evaluate(ag, method, env_name, run_dir, spec, eval_episodes, deadline, log):
@@ -231,35 +241,21 @@ def finetune_one(src_dir, run_dir, *, more, fac_overrides, eval_episodes=50, dea
         raise ValueError(f"{src_dir} is not a finished FAC run (no spec.json / train.json)")
     if src_spec["method"] == "ppo_lag":
         raise ValueError("finetune_one continues FAC runs only")
-    with _run_lock(run_dir) as mine:
-        if not mine:
-            return "busy"
-        if os.path.exists(os.path.join(run_dir, "result.json")):
-            return "done"
+    with _run_lock(run_dir) as status:
+        if status:
+            return status
         torch.set_num_threads(1)
         steps = src_spec["steps"] + more
         spec = dict(src_spec, steps=steps, fac=dict(src_spec["fac"], **fac_overrides),
                     finetune=dict(src_dir=os.path.abspath(src_dir), src_steps=src_spec["steps"], more=more,
                                   overrides=fac_overrides), eval_episodes=eval_episodes)
-        spec = json.loads(json.dumps(spec))
-        old = read_json(os.path.join(run_dir, "spec.json"))
-        if old is not None and old != spec:
-            raise ValueError(f"{run_dir} was started with {old}, not {spec}: use another --out or the same options")
-        write_json_atomic(os.path.join(run_dir, "spec.json"), spec)
+        spec = _claim_spec(run_dir, spec)
         ck = os.path.join(run_dir, "checkpoint.pt")
         if not os.path.exists(ck):
             tmp = f"{ck}.tmp.{os.getpid()}"
             shutil.copyfile(os.path.join(src_dir, "checkpoint.pt"), tmp)
             os.replace(tmp, ck)
         ag = FACSIS.load(ck, total_steps=steps, **fac_overrides)
-        train_path = os.path.join(run_dir, "train.json")
-        if not os.path.exists(train_path):
-            ag.learn(total_steps=steps, log=lambda s: None, deadline=deadline)
-            ag.save(ck)
-            done = ag.counters["env_steps"] >= steps
-            write_json_atomic(os.path.join(run_dir, "progress.json"),
-                              _progress(ag, src_spec["method"], "trained" if done else "training"))
-            if not done:
-                return "paused"
-            write_json_atomic(train_path, _progress(ag, src_spec["method"], "trained"))
+        if not _train(ag, src_spec["method"], run_dir, steps, deadline):
+            return "paused"
         return _evaluate(ag, src_spec["method"], src_spec["env"], run_dir, spec, eval_episodes, deadline, log)
