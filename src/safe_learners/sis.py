@@ -30,6 +30,10 @@ Choices where the digest lists ambiguities (sec. 8):
     floor nothing stops the policy from crossing phi = 0 there.  With the floored Q_phi target the floor acts only
     where an action can raise phi.  On Safety Gym it is applied in a second phase, after the policy has learned
     the task (scripts/sis_sweep.py --from --more; RESULTS.md "SIS", sixth stop).  Our departure.
+  * optional back-off margin on the multiplier's constraint (cfg.lam_margin = eps > 0; default 0 = the paper):
+    lambda(s) ascends on Q_phi(s, pi(s)) + eps, i.e. enforces phi(s') <= -eps outside the unsafe set, so it
+    rises in the band the policy crosses on its way in rather than only after it has violated
+    (FACSIS._lambda_signal).  The state-wise alternative to lam_floor.  Our departure.
   * eta_D = 0, lam_max = 100 [code]; "<" implemented as <= -eps when COUNTING violations.
   * learning rates: cfg.preset="paper" is Table 4; preset "cpu" (default) scales the slow multiplier and SIS
     rates up because the paper's 5e-6 lambda rate over its 2e6 iterations cannot move lambda off
@@ -87,6 +91,7 @@ class SISConfig:
     qphi_target_floor: float = -0.001  # [code]: Q_phi target clip(Delta_phi, -0.001, inf)
     lam_signal_floor: float = -0.001   # the multiplier's ascent signal is clip(Q_phi, this, inf) ([code]'s floor)
     lam_floor: float = 0.0             # policy step only: max(lambda(s), lam_floor) weighs Q_phi (see _policy_step)
+    lam_margin: float = 0.0            # multiplier enforces Q_phi(s, pi(s)) <= -lam_margin (see _lambda_signal)
     lam_box_weight: float = 0.0        # > 0: soft projection of the logit x(s) onto [lam_bias_init,
     #                                    softplus^-1(lam_max)] (see _lambda_step_logit); 0 = mask only
     grad_clip: float = 10.0
@@ -401,12 +406,7 @@ class FACSIS:
             out.update(pi_loss=pi_loss.item(), alpha=float(alpha))
 
         if t % c.m_lam == 0:  # step 6: ascent on J_lambda(xi) = E[lambda_xi(s) (Q_phi(s,a) - 0)], a ~ pi_theta(s)
-            with torch.no_grad():   # paper App. B.1: the CURRENT policy's action; the buffer's old actions
-                #                     keep violating where pi no longer does, so lambda would climb to lam_max
-                qphi_b = self.qphi(b["obs"], self.actor.sample(b["obs"])[0])
-                # the [code] floor on the ascent signal: a safe state lowers lambda by at most 0.001 per unit,
-                # so rare violating states are not outvoted (a no-op unless qphi_target_floor is lower)
-                qphi_b = qphi_b.clamp(min=c.lam_signal_floor)
+            qphi_b = self._lambda_signal(b["obs"])
             if c.lam_step == "logit":
                 out.update(self._lambda_step_logit(b["obs"], qphi_b))
             else:
@@ -418,6 +418,22 @@ class FACSIS:
         if c.learn_zeta and t % c.m_phi == 0 and self.counters["env_steps"] >= c.sis_start:
             out.update(self.zeta_step(b))
         return out
+
+    def _lambda_signal(self, obs):
+        """The multiplier's ascent signal per state: clip(Q_phi(s, a) + lam_margin, lam_signal_floor, inf), a ~ pi.
+
+        a ~ pi_theta(s), the CURRENT policy (paper App. B.1): the buffer's old actions keep violating where pi no
+        longer does, so lambda would climb to lam_max.  The [code] floor: a safe state lowers lambda by at most
+        0.001 per unit, so rare violating states are not outvoted.  lam_margin = eps > 0 (default 0 = the paper)
+        tightens the constraint the multiplier enforces to Q_phi(s, pi(s)) <= -eps: lambda(s) then rises in the
+        band phi(s') in (-eps, 0] that the policy crosses on its way into a hazard, where with eps = 0 it has
+        no signal until the policy already violates (complementary slackness makes lambda = 0 the exact
+        multiplier on the safe side, and a fitted Q_phi is off by ~0.02 there, RESULTS.md "SIS").  A
+        constraint back-off margin; our departure.  Needs qphi_target_floor < -eps, or Q_phi cannot see the band."""
+        c = self.cfg
+        with torch.no_grad():
+            q = self.qphi(obs, self.actor.sample(obs)[0])
+            return (q + c.lam_margin).clamp(min=c.lam_signal_floor)
 
     def _policy_step(self, obs, alpha):
         """J_pi(theta) = E[alpha log pi - Q_w(s,a) + lambda(s) Q_phi(s,a)], a = f_theta(eps; s)  (App. B.1).

@@ -331,3 +331,29 @@ def test_multiplier_floor_steers_the_policy_where_the_multiplier_network_is_dead
     _, floored = mean_qphi_after(10.0)
     assert before - floored > 0.01                             # the floor drives Q_phi(s, pi(s)) down ...
     assert before - floored > 5 * abs(paper - before)          # ... the paper's step, lambda ~ 0, hardly moves it
+
+
+def test_multiplier_margin_raises_lambda_in_the_band_short_of_the_boundary(tmp_path):
+    """lam_margin = eps: where the policy's action is predicted to end just short of the boundary
+    (-eps < Q_phi(s, pi(s)) < 0) the multiplier rises; with the paper's constraint (eps = 0) the same states are
+    safe, lambda(s) falls back to its floor, and states predicted well inside the safe set stay there either way."""
+    from safe_learners.sis import FACSIS
+
+    def lam_after(margin, qphi_value, steps=100):
+        torch.manual_seed(0)
+        ag = FACSIS(_quick_cfg(tmp_path, lam_margin=margin, lam_bias_init=-2.0, lr_lambda=(1e-2, 1e-2)))
+        o = torch.randn(64, ag.obs_dim, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():                                  # a Q_phi that predicts phi(s') = qphi_value
+            ag.qphi.net[-1].weight.zero_()
+            ag.qphi.net[-1].bias.fill_(qphi_value)
+        before = ag.lam(o).mean().item()
+        for _ in range(steps):
+            ag._lambda_step_logit(o, ag._lambda_signal(o))
+        return before, ag.lam(o).mean().item()
+
+    before, band_paper = lam_after(0.0, -0.01)
+    _, band_margin = lam_after(0.02, -0.01)
+    _, deep_margin = lam_after(0.02, -0.05)
+    assert band_margin > 3 * before                            # the band now carries the constraint
+    assert band_paper <= before + 1e-6                         # eps = 0: those states count as satisfied
+    assert deep_margin <= before + 1e-6                        # well inside: no multiplier, as in the paper
