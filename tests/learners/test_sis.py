@@ -357,3 +357,19 @@ def test_multiplier_margin_raises_lambda_in_the_band_short_of_the_boundary(tmp_p
     assert band_margin > 3 * before                            # the band now carries the constraint
     assert band_paper <= before + 1e-6                         # eps = 0: those states count as satisfied
     assert deep_margin <= before + 1e-6                        # well inside: no multiplier, as in the paper
+
+
+def test_expectile_loss_is_the_mse_at_one_half_and_pessimistic_above():
+    """qphi_expectile: tau = 0.5 is the paper's squared error; at tau = 0.9 the best constant prediction for
+    targets that look alike (four benign 0s, one dangerous 1) is their 0.9-expectile 0.9 / (0.9 + 4 * 0.1),
+    well above their mean 0.2, so a Q_phi fitted this way does not average a rare violation away."""
+    import torch.nn.functional as F
+    from safe_learners.sis import expectile_loss
+    g = torch.Generator().manual_seed(0)
+    pred, target = torch.randn(100, generator=g), torch.randn(100, generator=g)
+    torch.testing.assert_close(expectile_loss(pred, target, 0.5), F.mse_loss(pred, target))
+    y = torch.tensor([0.0, 0.0, 0.0, 0.0, 1.0])
+    grid = torch.linspace(0, 1, 10001)
+    best = lambda tau: grid[torch.stack([expectile_loss(e.expand(5), y, tau) for e in grid]).argmin()].item()  # noqa: E731
+    assert best(0.5) == pytest.approx(0.2, abs=1e-3)
+    assert best(0.9) == pytest.approx(0.9 / 1.3, abs=1e-3)
