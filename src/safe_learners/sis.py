@@ -33,7 +33,9 @@ Choices where the digest lists ambiguities (sec. 8):
   * optional back-off margin on the multiplier's constraint (cfg.lam_margin = eps > 0; default 0 = the paper):
     lambda(s) ascends on Q_phi(s, pi(s)) + eps, i.e. enforces phi(s') <= -eps outside the unsafe set, so it
     rises in the band the policy crosses on its way in rather than only after it has violated
-    (FACSIS._lambda_signal).  The state-wise alternative to lam_floor.  Our departure.
+    (FACSIS._lambda_signal).  The state-wise alternative to lam_floor.  Measured on Safety Gym: lambda(s) rises
+    (batch mean 0.1-3 instead of ~0) but not to the ~30 the floor shows is needed, even over 150k steps
+    (RESULTS.md "SIS", eighth stop).  Our departure.
   * optional pessimistic Q_phi (cfg.qphi_expectile = tau > 0.5; default 0.5 = the paper's squared error): Q_phi
     fits the tau-expectile of Delta_phi given (s, a), so rare dangerous transitions are not averaged away with
     look-alike benign ones.  Why: the policy, minimising lambda * Q_phi, finds the actions where Q_phi
@@ -400,7 +402,8 @@ class FACSIS:
             q_t = torch.min(self.q1_t(b["obs2"], a2), self.q2_t(b["obs2"], a2)) - alpha * logp2
             y = b["rew"] + c.gamma * (1.0 - b["term"]) * q_t                   # soft Bellman target (clipped double Q)
             y_phi = dphi.clamp(min=c.qphi_target_floor)                        # [code] target clip(dphi, -0.001, inf)
-        # step 3-4: soft-Q step and Q_phi step:  min (Q_psi(s,a) - Delta_phi)^2 (one-step, undiscounted)
+        # step 3-4: soft-Q step and Q_phi step:  min (Q_psi(s,a) - Delta_phi)^2 (one-step, undiscounted; an upper
+        # expectile instead when cfg.qphi_expectile > 0.5)
         q_loss = F.mse_loss(self.q1(b["obs"], b["act"]), y) + F.mse_loss(self.q2(b["obs"], b["act"]), y)
         qphi_loss = expectile_loss(self.qphi(b["obs"], b["act"]), y_phi, c.qphi_expectile)
         self.opt["critic"].zero_grad()
