@@ -42,6 +42,17 @@ Choices where the digest lists ambiguities (sec. 8):
     under-predicts (measured -0.042..-0.013 where the realised Delta_phi was +0.003..+0.040 before hazard
     entries).  At tau = 0.9 the error shrank (-0.008..-0.003) but the remaining entries did not go away
     (RESULTS.md "SIS", eighth stop).  Our departure.
+  * optional ensemble Q_phi charged at its maximum (cfg.qphi_ensemble = K > 1; default 1 = the paper): K Q_phi
+    networks, each fitted to the same Delta_phi targets from its own initialisation, and the policy step and the
+    multiplier read max_k Q_phi^k(s, a) (pessimism over models, not over outcomes as qphi_expectile).  Why: the
+    policy minimising lambda * Q_phi moves to the actions where one fitted Q_phi under-predicts; members
+    disagree exactly off the data, so the maximum closes those holes.  A continuation that changes K starts
+    Q_phi afresh and regresses it on the buffer first (qphi_prefit_steps; FACSIS.load).  QEnsemble.  Our departure.
+  * optional boundary replay for Q_phi (cfg.qphi_boundary_frac = f > 0; default 0 = the paper's uniform batch):
+    Q_phi's step also fits f * batch_size rows drawn from the buffer rows whose phi(s) >= -qphi_boundary_band
+    under the current zeta (re-selected every 1000 steps).  Why: there Q_phi decides whether the policy crosses
+    phi = 0, yet they are a few % of the buffer, and the fitted Q_phi read -0.015 along a 0.43 m/s approach whose
+    realised Delta_phi was +0.017..+0.033 (RESULTS.md "SIS", ninth stop).  Our departure.
   * eta_D = 0, lam_max = 100 [code]; "<" implemented as <= -eps when COUNTING violations.
   * learning rates: cfg.preset="paper" is Table 4; preset "cpu" (default) scales the slow multiplier and SIS
     rates up because the paper's 5e-6 lambda rate over its 2e6 iterations cannot move lambda off
@@ -65,7 +76,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from safe_learners.sis_index import PHI_H, ZETA_HIGH, ZETA_LOW, delta_phi_np, delta_phi_torch
+from safe_learners.sis_index import PHI_H, ZETA_HIGH, ZETA_LOW, delta_phi_np, delta_phi_torch, phi_max_np
 
 EPS_VIOL = 1e-4
 
@@ -101,6 +112,10 @@ class SISConfig:
     lam_floor: float = 0.0             # policy step only: max(lambda(s), lam_floor) weighs Q_phi (see _policy_step)
     lam_margin: float = 0.0            # multiplier enforces Q_phi(s, pi(s)) <= -lam_margin (see _lambda_signal)
     qphi_expectile: float = 0.5        # Q_phi fits this expectile of Delta_phi given (s, a); 0.5 = the paper's MSE
+    qphi_ensemble: int = 1             # K > 1: K Q_phi members, policy and multiplier read their max (QEnsemble)
+    qphi_prefit_steps: int = 20_000    # a Q_phi started afresh by load() is regressed this long on the buffer first
+    qphi_boundary_frac: float = 0.0    # > 0: Q_phi also fits this fraction of a batch from near-boundary rows
+    qphi_boundary_band: float = 0.1    # ... the rows with phi(s) >= -band under the current zeta
     lam_box_weight: float = 0.0        # > 0: soft projection of the logit x(s) onto [lam_bias_init,
     #                                    softplus^-1(lam_max)] (see _lambda_step_logit); 0 = mask only
     grad_clip: float = 10.0
@@ -257,6 +272,37 @@ class QNet(nn.Module):
         return self.net(torch.cat([o, a], -1)).squeeze(-1)
 
 
+class QEnsemble(nn.Module):
+    """K Q_phi(s, a) members (mlp's 2 x hidden ELU shape, nn.Linear's initialisation each) evaluated as one batched
+    matmul; forward() is their maximum, the value the policy and the multiplier are charged, members() all K.
+    One (K, in, out) weight per layer, so K members cost about one network's Python overhead."""
+
+    def __init__(self, obs_dim, act_dim, hidden, k):
+        super().__init__()
+        dims = (obs_dim + act_dim, hidden, hidden, 1)
+        self.w, self.b = nn.ParameterList(), nn.ParameterList()
+        for i, o in zip(dims[:-1], dims[1:]):
+            layers = [nn.Linear(i, o) for _ in range(k)]
+            self.w.append(nn.Parameter(torch.stack([lin.weight.detach().T for lin in layers])))      # (K, in, out)
+            self.b.append(nn.Parameter(torch.stack([lin.bias.detach() for lin in layers])[:, None]))  # (K, 1, out)
+
+    def members(self, o, a):
+        x = torch.cat([o, a], -1).unsqueeze(0)                    # (1, B, in), broadcast over the K members
+        for j, (w, b) in enumerate(zip(self.w, self.b)):
+            x = x @ w + b
+            if j < len(self.w) - 1:
+                x = F.elu(x)
+        return x.squeeze(-1)                                      # (K, B)
+
+    def forward(self, o, a):
+        return self.members(o, a).amax(0)
+
+
+def qphi_members(qphi, o, a):
+    """(K, B) predictions of every Q_phi member (K = 1 for the paper's single QNet)."""
+    return qphi.members(o, a) if isinstance(qphi, QEnsemble) else qphi(o, a)[None]
+
+
 class LambdaNet(nn.Module):
     """lambda_xi(s) = softplus(x_xi(s)), x = MLP(s) with output bias initialised to -10 [code]."""
 
@@ -287,7 +333,9 @@ class Buffer:
         self.n = min(self.n + 1, self.size)
 
     def sample(self, rng, b):
-        idx = rng.integers(0, self.n, b)
+        return self.take(rng.integers(0, self.n, b))
+
+    def take(self, idx):
         return {k: torch.as_tensor(v[idx]) for k, v in self.data.items()}
 
     def state(self):
@@ -338,7 +386,8 @@ class FACSIS:
         self.q1_t, self.q2_t = QNet(od, ad, h), QNet(od, ad, h)
         self.q1_t.load_state_dict(self.q1.state_dict())
         self.q2_t.load_state_dict(self.q2.state_dict())
-        self.qphi = QNet(od, ad, h)                       # Q_phi(s,a): one-step, undiscounted Delta_phi predictor
+        # Q_phi(s,a): one-step, undiscounted Delta_phi predictor (an ensemble read at its max when qphi_ensemble > 1)
+        self.qphi = QNet(od, ad, h) if cfg.qphi_ensemble == 1 else QEnsemble(od, ad, h, cfg.qphi_ensemble)
         self.lam = LambdaNet(od, h, cfg.lam_bias_init)
         self.log_alpha = torch.tensor(math.log(cfg.alpha_init), requires_grad=True)
         self.target_entropy = -float(ad)                  # Table 4: H = -dim(A)
@@ -362,6 +411,7 @@ class FACSIS:
                              cost_episodes=0, wall_s=0.0)
         self.history = []
         self._ep = None
+        self._boundary_rows = np.zeros(0, np.int64)      # buffer rows near phi = 0 (qphi_boundary_frac > 0)
 
     # --------------------------------------------------------------------------------------- helpers
     def zeta_tuple(self):
@@ -408,7 +458,15 @@ class FACSIS:
         # step 3-4: soft-Q step and Q_phi step:  min (Q_psi(s,a) - Delta_phi)^2 (one-step, undiscounted; an upper
         # expectile instead when cfg.qphi_expectile > 0.5)
         q_loss = F.mse_loss(self.q1(b["obs"], b["act"]), y) + F.mse_loss(self.q2(b["obs"], b["act"]), y)
-        qphi_loss = expectile_loss(self.qphi(b["obs"], b["act"]), y_phi, c.qphi_expectile)
+        obs_phi, act_phi = b["obs"], b["act"]
+        if c.qphi_boundary_frac > 0:
+            bb = self._boundary_batch(t)
+            if bb is not None:
+                with torch.no_grad():
+                    y_b = self.delta_phi(bb).float().clamp(min=c.qphi_target_floor)
+                obs_phi, act_phi = torch.cat([obs_phi, bb["obs"]]), torch.cat([act_phi, bb["act"]])
+                y_phi = torch.cat([y_phi, y_b])
+        qphi_loss = self._qphi_loss(obs_phi, act_phi, y_phi)
         self.opt["critic"].zero_grad()
         (q_loss + qphi_loss).backward()
         nn.utils.clip_grad_norm_(self.critic_params, c.grad_clip)
@@ -438,6 +496,43 @@ class FACSIS:
         if c.learn_zeta and t % c.m_phi == 0 and self.counters["env_steps"] >= c.sis_start:
             out.update(self.zeta_step(b))
         return out
+
+    def _boundary_batch(self, t):
+        """qphi_boundary_frac * batch_size buffer rows with phi(s) >= -qphi_boundary_band (current zeta), or None
+        when there are none; the row set is re-selected every 1000 gradient steps (zeta moves slowly)."""
+        c = self.cfg
+        if t % 1000 == 1 or not len(self._boundary_rows):
+            n = self.buf.n
+            phi = phi_max_np(self.buf.data["d"][:n], self.buf.data["ddot"][:n], self.zeta_tuple(), self.d_min)
+            self._boundary_rows = np.flatnonzero(phi >= -c.qphi_boundary_band)
+        if not len(self._boundary_rows):
+            return None
+        nb = max(1, int(round(c.qphi_boundary_frac * c.batch_size)))
+        return self.buf.take(self._boundary_rows[self.rng.integers(0, len(self._boundary_rows), nb)])
+
+    def _qphi_loss(self, obs, act, y_phi):
+        """Every Q_phi member regressed on the same targets (sum over members, so each gets the single net's step)."""
+        pred = qphi_members(self.qphi, obs, act)
+        return pred.shape[0] * expectile_loss(pred, y_phi.expand_as(pred), self.cfg.qphi_expectile)
+
+    def prefit_qphi(self, steps):
+        """Regress Q_phi alone on the buffer (eq.-1 targets under the current zeta), with its own Adam so the
+        reward critics' optimiser state is untouched.  For a continuation that starts Q_phi afresh: the policy
+        step weighs Q_phi by >= lam_floor, and an untrained Q_phi would steer the policy at random.  Returns the
+        last batch's loss."""
+        c = self.cfg
+        opt = torch.optim.Adam(self.qphi.parameters(), c.lr_critic[0])
+        loss = None
+        for _ in range(steps):
+            b = self.buf.sample(self.rng, c.batch_size)
+            with torch.no_grad():
+                y_phi = self.delta_phi(b).float().clamp(min=c.qphi_target_floor)
+            loss = self._qphi_loss(b["obs"], b["act"], y_phi)
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(self.qphi.parameters(), c.grad_clip)
+            opt.step()
+        return None if loss is None else float(loss.detach())
 
     def _lambda_signal(self, obs):
         """The multiplier's ascent signal per state: clip(Q_phi(s, a) + lam_margin, lam_signal_floor, inf), a ~ pi.
@@ -642,19 +737,40 @@ class FACSIS:
         cfg = SISConfig(preset="custom", **cfgd)    # keep the stored rates exactly
         cfg.preset = preset
         agent = cls(cfg, env=env)
+        # a continuation that changes the Q_phi ensemble's size starts Q_phi afresh, Adam moments included, and
+        # pre-fits it on the stored buffer; every other network and optimiser state carries over
+        fresh_qphi = int(st["cfg"].get("qphi_ensemble", 1)) != int(cfg.qphi_ensemble)
         for k, v in st["nets"].items():
-            getattr(agent, k).load_state_dict(v)
+            if not (fresh_qphi and k == "qphi"):
+                getattr(agent, k).load_state_dict(v)
         with torch.no_grad():
             agent.log_alpha.copy_(st["log_alpha"])
             agent.zeta.copy_(st["zeta"])
         for k, o in agent.opt.items():
-            o.load_state_dict(st["opt"][k])
+            if fresh_qphi and k == "critic":
+                o.load_state_dict(_with_fresh_param_state(st["opt"][k], agent.critic_params,
+                                                          list(agent.qphi.parameters())))
+            else:
+                o.load_state_dict(st["opt"][k])
         agent.buf.load(st["buffer"])
         agent.counters.update(st["counters"])
         agent.history = list(st["history"])
         agent.rng.bit_generator.state = st["np_rng"]
         torch.set_rng_state(st["torch_rng"])
+        if fresh_qphi and agent.buf.n:
+            agent.prefit_qphi(cfg.qphi_prefit_steps)
         return agent    # a resumed run starts a fresh episode (the env state is not checkpointed)
+
+
+def _with_fresh_param_state(opt_state, params, fresh):
+    """An Adam state_dict (one param group over `params`) whose entries for the parameters in `fresh` are dropped,
+    so Adam starts them at step 0 (the stored moments belong to a Q_phi of another shape).  The group's parameter
+    ids are renumbered to the new `params` list, which may be longer or shorter than the stored one."""
+    old_ids = opt_state["param_groups"][0]["params"]
+    n_keep = sum(not any(p is q for q in fresh) for p in params)   # the reward critics, listed first
+    state = {i: opt_state["state"][old_ids[i]] for i in range(n_keep) if old_ids[i] in opt_state["state"]}
+    group = dict(opt_state["param_groups"][0], params=list(range(len(params))))
+    return {"state": state, "param_groups": [group]}
 
 
 # ----------------------------------------------------------------------------------------------- outer loop with an oracle

@@ -373,3 +373,66 @@ def test_expectile_loss_is_the_mse_at_one_half_and_pessimistic_above():
     best = lambda tau: grid[torch.stack([expectile_loss(e.expand(5), y, tau) for e in grid]).argmin()].item()  # noqa: E731
     assert best(0.5) == pytest.approx(0.2, abs=1e-3)
     assert best(0.9) == pytest.approx(0.9 / 1.3, abs=1e-3)
+
+
+def test_q_phi_ensemble_is_charged_at_its_most_pessimistic_member():
+    from safe_learners.sis import QEnsemble, qphi_members
+    ens = QEnsemble(5, 2, 16, k=4)
+    g = torch.Generator().manual_seed(0)
+    obs, act = torch.randn(32, 5, generator=g), torch.rand(32, 2, generator=g) * 2 - 1
+    with torch.no_grad():
+        members = qphi_members(ens, obs, act)
+        one = torch.nn.functional.elu(torch.cat([obs, act], -1) @ ens.w[0][2] + ens.b[0][2])
+        one = torch.nn.functional.elu(one @ ens.w[1][2] + ens.b[1][2]) @ ens.w[2][2] + ens.b[2][2]
+    assert members.shape == (4, 32)
+    torch.testing.assert_close(members[2], one.squeeze(-1))          # member 2 is an ordinary 2 x 16 ELU net
+    torch.testing.assert_close(ens(obs, act), members.max(0).values)
+    assert (members.std(0) > 1e-3).all()                               # independent initialisations
+
+
+def test_continuation_with_a_q_phi_ensemble_prefits_it_and_exports_its_maximum(tmp_path):
+    """qphi_ensemble = K on a continuation: Q_phi restarts as K members, regressed on the buffer before training goes
+    on; the actor, critics and multiplier carry over, and the bundle's Q_phi graph is the members' maximum."""
+    import torch.nn.functional as F
+    from safe_learners.sis import FACSIS, QEnsemble, export_sis_policy_bundle
+    ag = FACSIS(_quick_cfg(tmp_path, total_steps=800)).learn(log=lambda s: None)
+    ag.save(str(tmp_path / "ck.pt"))
+    fresh = FACSIS.load(str(tmp_path / "ck.pt"), qphi_ensemble=3, qphi_prefit_steps=0)
+    assert isinstance(fresh.qphi, QEnsemble) and fresh.qphi.w[0].shape[0] == 3
+    for k in ("actor", "q1", "lam"):
+        for a, b in zip(getattr(ag, k).parameters(), getattr(fresh, k).parameters()):
+            assert torch.equal(a, b)
+    b = fresh.buf.sample(np.random.default_rng(1), 512)
+    y = fresh.delta_phi(b).float().clamp(min=fresh.cfg.qphi_target_floor)
+
+    def fit_error():
+        with torch.no_grad():
+            return F.mse_loss(fresh.qphi(b["obs"], b["act"]), y).item()
+    before = fit_error()
+    fresh.prefit_qphi(300)
+    assert fit_error() < 0.5 * before
+    fresh.learn(total_steps=1000, log=lambda s: None)             # the critic optimiser takes the new shapes
+    assert fresh.counters["env_steps"] == 1000
+    fresh.save(str(tmp_path / "ck2.pt"))                          # and an ensemble run resumes as it was
+    again = FACSIS.load(str(tmp_path / "ck2.pt"))
+    for a, b_ in zip(fresh.qphi.parameters(), again.qphi.parameters()):
+        assert torch.equal(a, b_)
+    names = ["x", "y", "v", "cos_th", "sin_th", "hx_rel", "hy_rel", "goal_dy"]
+    bundle = export_sis_policy_bundle(fresh, tmp_path / "bundle", names, ["-"] * 8, [-6.0] * 8, [6.0] * 8)
+    assert max(bundle.provenance["export_check"]["max_abs_error"].values()) <= 1e-4
+
+
+def test_boundary_replay_gives_q_phi_extra_rows_from_the_band_below_phi_zero(tmp_path):
+    """qphi_boundary_frac = f: each Q_phi step also fits f * batch rows drawn from the buffer rows with
+    phi(s) >= -band under the current zeta, so the states where the policy decides to cross phi = 0 are not a
+    few % of Q_phi's data."""
+    from safe_learners.sis import FACSIS
+    ag = FACSIS(_quick_cfg(tmp_path, total_steps=800, qphi_boundary_frac=0.5, qphi_boundary_band=0.2))
+    ag.learn(log=lambda s: None)
+    n = ag.buf.n
+    phi_all = phi_max_np(ag.buf.data["d"][:n], ag.buf.data["ddot"][:n], ag.zeta_tuple(), ag.d_min)
+    bb = ag._boundary_batch(1)                                   # t % 1000 == 1: the row set is re-selected
+    np.testing.assert_array_equal(ag._boundary_rows, np.flatnonzero(phi_all >= -0.2))
+    assert 0 < len(ag._boundary_rows) < n                        # a band, not the whole buffer
+    phi_b = phi_max_np(bb["d"].numpy(), bb["ddot"].numpy(), ag.zeta_tuple(), ag.d_min)
+    assert len(phi_b) == 32 and (phi_b >= -0.2).all()
