@@ -40,19 +40,24 @@ Choices where the digest lists ambiguities (sec. 8):
     fits the tau-expectile of Delta_phi given (s, a), so rare dangerous transitions are not averaged away with
     look-alike benign ones.  Why: the policy, minimising lambda * Q_phi, finds the actions where Q_phi
     under-predicts (measured -0.042..-0.013 where the realised Delta_phi was +0.003..+0.040 before hazard
-    entries).  At tau = 0.9 the error shrank (-0.008..-0.003) but the remaining entries did not go away
-    (RESULTS.md "SIS", eighth stop).  Our departure.
+    entries).  At tau = 0.9 alone the error shrank (-0.008..-0.003) but the remaining entries did not go away
+    (RESULTS.md "SIS", eighth stop); with the ensemble (qphi_ensemble = 5) they did (ninth stop).  Our departure.
   * optional ensemble Q_phi charged at its maximum (cfg.qphi_ensemble = K > 1; default 1 = the paper): K Q_phi
     networks, each fitted to the same Delta_phi targets from its own initialisation, and the policy step and the
     multiplier read max_k Q_phi^k(s, a) (pessimism over models, not over outcomes as qphi_expectile).  Why: the
     policy minimising lambda * Q_phi moves to the actions where one fitted Q_phi under-predicts; members
-    disagree exactly off the data, so the maximum closes those holes.  A continuation that changes K starts
-    Q_phi afresh and regresses it on the buffer first (qphi_prefit_steps; FACSIS.load).  QEnsemble.  Our departure.
+    can disagree off the data, where one member's hole is charged at another's value.  A continuation that changes K starts
+    Q_phi afresh and regresses it on the buffer first (qphi_prefit_steps; FACSIS.load).  QEnsemble.  Measured on
+    Safety Gym (phase 2, RESULTS.md "SIS", ninth stop): K = 5 alone still left Hazard0.30 seed 2 at 1 of 50
+    episodes with cost (all members under-predict there alike); with qphi_expectile = 0.9 it is the phase-2
+    recipe that took FAC-SIS to zero on the 12 point-task runs, at a lower return.  Our departure.
   * optional boundary replay for Q_phi (cfg.qphi_boundary_frac = f > 0; default 0 = the paper's uniform batch):
     Q_phi's step also fits f * batch_size rows drawn from the buffer rows whose phi(s) >= -qphi_boundary_band
     under the current zeta (re-selected every 1000 steps).  Why: there Q_phi decides whether the policy crosses
     phi = 0, yet they are a few % of the buffer, and the fitted Q_phi read -0.015 along a 0.43 m/s approach whose
-    realised Delta_phi was +0.017..+0.033 (RESULTS.md "SIS", ninth stop).  Our departure.
+    realised Delta_phi was +0.017..+0.033.  Measured: on the buffer's eq.-1-violating rows Q_phi's mean went from
+    -0.006 to +0.002 (targets +0.014), but Hazard0.30 seed 2 had 2 of 50 episodes with cost (1 without); not used
+    (RESULTS.md "SIS", ninth stop).  Our departure.
   * eta_D = 0, lam_max = 100 [code]; "<" implemented as <= -eps when COUNTING violations.
   * learning rates: cfg.preset="paper" is Table 4; preset "cpu" (default) scales the slow multiplier and SIS
     rates up because the paper's 5e-6 lambda rate over its 2e6 iterations cannot move lambda off
