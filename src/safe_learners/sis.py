@@ -45,9 +45,9 @@ Choices where the digest lists ambiguities (sec. 8):
   * optional ensemble Q_phi charged at its maximum (cfg.qphi_ensemble = K > 1; default 1 = the paper): K Q_phi
     networks, each fitted to the same Delta_phi targets from its own initialisation, and the policy step and the
     multiplier read max_k Q_phi^k(s, a) (pessimism over models, not over outcomes as qphi_expectile).  Why: the
-    policy minimising lambda * Q_phi moves to the actions where one fitted Q_phi under-predicts; members
-    can disagree off the data, where one member's hole is charged at another's value.  A continuation that changes K starts
-    Q_phi afresh and regresses it on the buffer first (qphi_prefit_steps; FACSIS.load).  QEnsemble.  Measured on
+    policy minimising lambda * Q_phi moves to the actions where one fitted Q_phi under-predicts; members can
+    disagree off the data, where one member's hole is charged at another's value.  A continuation that changes K
+    starts Q_phi afresh and regresses it on the buffer first (qphi_prefit_steps; FACSIS.load).  QEnsemble.  Measured on
     Safety Gym (phase 2, RESULTS.md "SIS", ninth stop): K = 5 alone still left Hazard0.30 seed 2 at 1 of 50
     episodes with cost (all members under-predict there alike); with qphi_expectile = 0.9 it is the phase-2
     recipe that took FAC-SIS to zero on the 12 point-task runs, at a lower return.  Our departure.
