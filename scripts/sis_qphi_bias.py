@@ -27,7 +27,7 @@ def main(run_dirs):
         n = ag.buf.n
         b = ag.buf.take(np.arange(n))
         with torch.no_grad():
-            y = ag.delta_phi(b).float().clamp(min=ag.cfg.qphi_target_floor)
+            y = ag._qphi_target(b)
             q = ag.qphi(b["obs"], b["act"])
             a_pol = torch.tanh(ag.actor(b["obs"])[0])
         phi = phi_max_np(b["d"].numpy(), b["ddot"].numpy(), ag.zeta_tuple(), ag.d_min)

@@ -459,7 +459,7 @@ class FACSIS:
             a2, logp2 = self.actor.sample(b["obs2"])
             q_t = torch.min(self.q1_t(b["obs2"], a2), self.q2_t(b["obs2"], a2)) - alpha * logp2
             y = b["rew"] + c.gamma * (1.0 - b["term"]) * q_t                   # soft Bellman target (clipped double Q)
-            y_phi = dphi.clamp(min=c.qphi_target_floor)                        # [code] target clip(dphi, -0.001, inf)
+            y_phi = self._qphi_target(b, dphi)
         # step 3-4: soft-Q step and Q_phi step:  min (Q_psi(s,a) - Delta_phi)^2 (one-step, undiscounted; an upper
         # expectile instead when cfg.qphi_expectile > 0.5)
         q_loss = F.mse_loss(self.q1(b["obs"], b["act"]), y) + F.mse_loss(self.q2(b["obs"], b["act"]), y)
@@ -468,7 +468,7 @@ class FACSIS:
             bb = self._boundary_batch(t)
             if bb is not None:
                 with torch.no_grad():
-                    y_b = self.delta_phi(bb).float().clamp(min=c.qphi_target_floor)
+                    y_b = self._qphi_target(bb)
                 obs_phi, act_phi = torch.cat([obs_phi, bb["obs"]]), torch.cat([act_phi, bb["act"]])
                 y_phi = torch.cat([y_phi, y_b])
         qphi_loss = self._qphi_loss(obs_phi, act_phi, y_phi)
@@ -502,6 +502,12 @@ class FACSIS:
             out.update(self.zeta_step(b))
         return out
 
+    def _qphi_target(self, b, dphi=None):
+        """Q_phi's regression target for batch b: [code]'s clip(Delta_phi, qphi_target_floor, inf), Delta_phi under
+        the current zeta (pass dphi when the caller has already computed it)."""
+        dphi = self.delta_phi(b).float() if dphi is None else dphi
+        return dphi.clamp(min=self.cfg.qphi_target_floor)
+
     def _boundary_batch(self, t):
         """qphi_boundary_frac * batch_size buffer rows with phi(s) >= -qphi_boundary_band (current zeta), or None
         when there are none; the row set is re-selected every 1000 gradient steps (zeta moves slowly)."""
@@ -531,7 +537,7 @@ class FACSIS:
         for _ in range(steps):
             b = self.buf.sample(self.rng, c.batch_size)
             with torch.no_grad():
-                y_phi = self.delta_phi(b).float().clamp(min=c.qphi_target_floor)
+                y_phi = self._qphi_target(b)
             loss = self._qphi_loss(b["obs"], b["act"], y_phi)
             opt.zero_grad()
             loss.backward()
